@@ -41,6 +41,7 @@ class Environment:
     def __init__(self, home: Path, name: str, *, durable: bool = True) -> None:
         self.home = home
         self.name = name
+        self.durable = durable
         home.mkdir(parents=True, exist_ok=True)
         self._env = db.DBEnv()
         self._env.set_lg_max(LOG_FILE_MAX)
@@ -78,6 +79,15 @@ class Environment:
             txn.abort()
             raise
         txn.commit()
+
+    def commit_point(self) -> None:
+        """Make every committed transaction durable before another environment depends on it.
+
+        A no-op for durable environments (each commit is already flushed); bulk loaders call it
+        at the boundaries of the cross-environment write ordering.
+        """
+        if not self.durable:
+            self._env.log_flush()
 
     def checkpoint(self) -> None:
         """Flush, checkpoint and remove the log files recovery no longer needs."""

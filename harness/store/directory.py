@@ -50,6 +50,7 @@ class Directory:
                 if self._entries.get(account.entry_id.encode(), txn=txn) is not None:
                     raise StoreError(f"account {account.entry_id} already exists")
                 self._entries.put(account.entry_id.encode(), account.encode(), txn=txn)
+        self.entry_env.commit_point()
         with self.index_env.transaction() as txn:
             for account in accounts:
                 for key in account.index_keys():
@@ -82,6 +83,7 @@ class Directory:
             for key in account.index_keys():
                 with contextlib.suppress(db.DBNotFoundError):
                     self._index.delete(key.encode(), txn=txn)
+        self.index_env.commit_point()
         with self.entry_env.transaction() as txn:
             self._entries.delete(entry_id.encode(), txn=txn)
         self._uncache(account)

@@ -119,6 +119,7 @@ class MessageStore:
             for folder in folders:
                 meta = FolderMeta(mailbox, folder, uidvalidity=created, uidnext=1)
                 self._folders.put(meta.key(), meta.encode(), txn=txn)
+        self.mbox_env.commit_point()
 
     def delete_mailbox(self, mailbox: str) -> list[str]:
         """Remove a mailbox and its rows, then release its messages; returns their msgids."""
@@ -134,6 +135,7 @@ class MessageStore:
                                                 txn=txn)):
                 self._folders.delete(key, txn=txn)
             self._mailboxes.delete(mailbox.encode(), txn=txn)
+        self.mbox_env.commit_point()
         failpoints.hit("expunge.between-mbox-and-msgid-commit")
         self._release(released)
         return released
@@ -180,6 +182,7 @@ class MessageStore:
                 if self._records.get(record.msgid.encode(), txn=txn) is not None:
                     raise StoreError(f"message id {record.msgid} already stored")
                 self._records.put(record.msgid.encode(), record.encode(), txn=txn)
+        self.msgid_env.commit_point()
         failpoints.hit("deliver.between-msgid-and-mbox-commit")
         delivered = []
         with self.mbox_env.transaction() as txn:
@@ -259,6 +262,7 @@ class MessageStore:
                 self._adjust_folder(
                     txn, mailbox, folder, count=-len(removed), size=-sum(r.size for r in removed),
                     unseen=-sum(Flag.SEEN not in r.flags for r in removed))
+        self.mbox_env.commit_point()
         failpoints.hit("expunge.between-mbox-and-msgid-commit")
         self._release([r.msgid for r in removed])
         return removed
@@ -290,6 +294,7 @@ class MessageStore:
             gone = [r for r in gone if r.refcount <= 0]
             for record in gone:
                 self._records.delete(record.msgid.encode(), txn=txn)
+        self.msgid_env.commit_point()
         failpoints.hit("purge.after-record-delete")
         for record in gone:
             self.files.remove(record.msgid)
