@@ -78,3 +78,17 @@ def init_tree(root: Path) -> Layout:
     for directory in layout.directories():
         directory.mkdir(parents=True, exist_ok=True)
     return layout
+
+
+def wipe(layout: Layout) -> None:
+    """Remove everything inside a sandbox except its marker (refuses non-sandboxes)."""
+    import shutil
+
+    require_sandbox(layout.root)
+    for child in layout.root.iterdir():
+        if child.name == layout.marker.name:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()

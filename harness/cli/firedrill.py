@@ -1,0 +1,136 @@
+"""`firedrill`: thin commands over the library; each maps its outcome to a documented exit code.
+
+Exit codes: 0 success or clean, 1 violations found, 2 bad input or harness error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import EXIT_BAD_INPUT, EXIT_OK, FiredrillError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from harness.sandbox import init_tree
+
+    layout = init_tree(args.root)
+    print(f"initialised {layout.root}")
+    return EXIT_OK
+
+
+def cmd_populate(args: argparse.Namespace) -> int:
+    from fixtures.populate import populate
+    from fixtures.tiers import tier
+
+    summary = populate(args.root, tier(args.tier), args.seed, network=args.network,
+                       force=args.force, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(asdict(summary), indent=2))
+    else:
+        print(f"populated {args.root}: tier {summary.tier}, seed {summary.seed}, "
+              f"{summary.accounts:,} accounts, {summary.messages:,} messages "
+              f"({summary.rows:,} mailbox rows, {summary.bytes / 1e6:,.1f} MB) "
+              f"in {summary.seconds:.1f}s")
+    return EXIT_OK
+
+
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from harness.accounts import lab_accounts
+
+    accounts = lab_accounts(args.root)
+    if args.json:
+        print(json.dumps([asdict(a) for a in accounts], indent=2))
+    else:
+        for a in accounts:
+            print(f"{a.address:40} {a.login:24} {a.password:14} {a.mailboxid:12} {a.status}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from harness.checker.run import run_check
+    from harness.checker.render import render_text
+
+    report = run_check(args.root, against=args.against, progress=not args.quiet)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_text(report))
+    return report.exit_code()
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from harness.manifest import write_manifest
+
+    counts = write_manifest(args.root, args.output)
+    print(f"manifest of {args.root} written to {args.output}: "
+          + ", ".join(f"{n:,} {kind}" for kind, n in counts.items()))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="firedrill", description="Disaster-recovery fire drills for InterMail-style mail.")
+    parser.add_argument("--version", action="version", version=f"firedrill {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Command, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("init", cmd_init, "create an empty sandboxed installation tree")
+    p.add_argument("--root", type=Path, required=True)
+
+    p = command("populate", cmd_populate, "create and fill an installation with seeded data")
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--tier", default="S", help="XS, S, M or L (default S)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--network", default="127.0.0",
+                   help="loopback /24 the servers' addresses are taken from (default 127.0.0)")
+    p.add_argument("--force", action="store_true", help="wipe a populated sandbox first")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = command("accounts", cmd_accounts, "list the lab accounts with their credentials")
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--json", action="store_true")
+
+    p = command("check", cmd_check, "verify an installation's integrity invariants")
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--against", type=Path, help="a manifest made earlier by `firedrill manifest`")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = command("manifest", cmd_manifest, "record digests of messages, rows, accounts, config")
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except FiredrillError as exc:
+        print(f"firedrill: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("firedrill: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"firedrill: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
