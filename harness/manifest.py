@@ -1,0 +1,260 @@
+"""Manifests: what an installation held at one moment, to compare a restored tree against.
+
+A manifest is JSON lines: a header, then the sections `msg` (message id, size, digest), `row`
+(mailbox, folder, uid -> message id and flags), `acct` (the full directory entry) and `conf`
+(config.db keys), each in key order, then an `end` record with the counts (a manifest without
+it is truncated and refused). Comparison is a streaming merge of each section with the tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness import __version__
+from harness.checker.context import CheckContext
+from harness.checker.databases import ScratchStores, items, open_scratch
+from harness.checker.findings import (
+    AccountChanged,
+    AccountLost,
+    AccountResurrected,
+    ConfigChanged,
+    ConfigKeyAdded,
+    ConfigKeyLost,
+    Finding,
+    MessageChanged,
+    MessageLost,
+    MessageResurrected,
+    RowChanged,
+    RowLost,
+    RowResurrected,
+)
+from harness.errors import ConfigSyntaxError, FiredrillError, ManifestError
+from harness.layout import Layout
+from harness.sandbox import require_installation
+from harness.store import config as configdb
+from harness.store.records import Account, MsgRecord, Row, RowKey, flags_code
+
+FORMAT = "firedrill-manifest"
+VERSION = 1
+SECTIONS = ("msg", "row", "acct", "conf")
+Record = dict[str, Any]
+T = TypeVar("T")
+
+
+# -- what the tree holds, as manifest records ------------------------------------------------
+
+def _messages(stores: ScratchStores) -> Iterator[Record]:
+    for k, v in items(stores.handle("msgid", "msgid.db")):
+        r = MsgRecord.decode(k, v)
+        if r.refcount > 0:
+            yield {"t": "msg", "id": r.msgid, "size": r.size, "sha256": r.digest}
+
+
+def _rows(stores: ScratchStores) -> Iterator[Record]:
+    for k, v in items(stores.handle("mbox", "rows.db")):
+        r = Row.decode(k, v)
+        yield {"t": "row", "k": [r.key.mailbox, r.key.folder, r.key.uid], "m": r.msgid,
+               "f": flags_code(r.flags)}
+
+
+def _accounts(stores: ScratchStores) -> Iterator[Record]:
+    for k, v in items(stores.handle("entry", "entry.db")):
+        yield {"t": "acct", "id": k.decode(), "entry": json.loads(v)}
+
+
+def _config(layout: Layout) -> Iterator[Record]:
+    text = layout.config.read_text(encoding="utf-8", errors="surrogateescape")
+    entries = configdb.ConfigDB.parse(text, path="config/config.db").entries()
+    for key, value in sorted(entries, key=lambda kv: str(kv[0])):
+        yield {"t": "conf", "k": str(key), "v": value}
+
+
+_TREE: dict[str, tuple[Callable[[ScratchStores, Layout], Iterator[Record]], tuple[str, ...]]] = {
+    "msg": (lambda s, _: _messages(s), ("msgid/msgid.db",)),
+    "row": (lambda s, _: _rows(s), ("mbox/rows.db",)),
+    "acct": (lambda s, _: _accounts(s), ("entry/entry.db",)),
+    "conf": (lambda _, lay: _config(lay), ()),
+}
+
+
+def write_manifest(root: Path, output: Path) -> dict[str, int]:
+    """Record the installation at `root` into `output` (atomically); return the counts."""
+    layout = require_installation(root)
+    counts: Counter[str] = Counter()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="firedrill-manifest-") as scratch:
+        stores = open_scratch(layout, Path(scratch))
+        try:
+            for section, (_, needs) in _TREE.items():
+                for name in needs:
+                    if not stores.readable(name):
+                        raise FiredrillError(f"cannot record {section}: {name} is unreadable "
+                                             f"or missing (run firedrill check --root {root})")
+            fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=output.parent)
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps({"manifest": FORMAT, "version": VERSION, "root": str(root),
+                                      "created": time.time(), "firedrill": __version__}) + "\n")
+                for section, (produce, _) in _TREE.items():
+                    try:
+                        for record in produce(stores, layout):
+                            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+                            counts[section] += 1
+                    except ConfigSyntaxError as exc:
+                        raise FiredrillError(f"cannot record config: {exc}") from exc
+                out.write(json.dumps({"t": "end", "counts": dict(counts)}) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, output)
+        finally:
+            stores.close()
+    return {s: counts[s] for s in SECTIONS}
+
+
+# -- comparing -------------------------------------------------------------------------------
+
+def _open_manifest(path: Path) -> Iterator[Record]:
+    """Records of a manifest after checking its header and its end record."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc.strerror}") from exc
+    with handle:
+        try:
+            header = json.loads(handle.readline())
+            if header.get("manifest") != FORMAT or header.get("version") != VERSION:
+                raise ManifestError(f"{path} is not a firedrill manifest (version {VERSION})")
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            last = handle.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+            if json.loads(last).get("t") != "end":
+                raise ManifestError(f"{path} is truncated (no end record)")
+            handle.seek(0)
+            handle.readline()
+        except (ValueError, AttributeError) as exc:
+            raise ManifestError(f"{path} is not a firedrill manifest: {exc}") from exc
+        for line in handle:
+            record = json.loads(line)
+            if record.get("t") == "end":
+                return
+            yield record
+
+
+def _merge(left: Iterable[T], right: Iterable[T], key: Callable[[T], Any],
+           ) -> Iterator[tuple[T | None, T | None]]:
+    """Pairs of (manifest item, tree item) by key, both inputs sorted by it."""
+    li, ri = iter(left), iter(right)
+    a, b = next(li, None), next(ri, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and key(a) < key(b)):
+            yield a, None
+            a = next(li, None)
+        elif a is None or key(b) < key(a):
+            yield None, b
+            b = next(ri, None)
+        else:
+            yield a, b
+            a, b = next(li, None), next(ri, None)
+
+
+def _section(records: Iterator[Record], name: str, pending: list[Record]) -> Iterator[Record]:
+    """The manifest records of one section (they come in SECTIONS order)."""
+    while pending or (pending.append(r) if (r := next(records, None)) else False):
+        if pending[0]["t"] != name:
+            return
+        yield pending.pop()
+
+
+def _row_sort(record: Record) -> bytes:
+    mailbox, folder, uid = record["k"]
+    return RowKey(mailbox, folder, uid).encode()
+
+
+def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
+    """Findings for what the tree lost, changed or brought back since the manifest."""
+    records = _open_manifest(manifest)
+    pending: list[Record] = []
+    lost: dict[str, int] = {}
+    back: dict[str, int] = {}
+    message_findings: list[Finding] = []
+    stores = ctx.stores
+    tree_ok = {s: all(stores.readable(n) for n in needs) for s, (_, needs) in _TREE.items()}
+    if tree_ok["conf"]:
+        try:
+            list(_config(ctx.layout))
+        except (ConfigSyntaxError, OSError):
+            tree_ok["conf"] = False
+
+    def tree(section: str) -> Iterator[Record]:
+        return _TREE[section][0](stores, ctx.layout) if tree_ok[section] else iter(())
+
+    for section in SECTIONS:
+        if not tree_ok[section]:
+            ctx.skip(f"manifest {section}", "the tree's copy cannot be read (reported above)")
+            for _ in _section(records, section, pending):
+                pass
+            continue
+        mine = _section(records, section, pending)
+        if section == "msg":
+            for old, new in _merge(mine, tree("msg"), key=lambda r: r["id"]):
+                if new is None and old is not None:
+                    lost[old["id"]] = 0
+                elif old is None and new is not None:
+                    back[new["id"]] = 0
+                elif old and new and (old["sha256"], old["size"]) != (new["sha256"], new["size"]):
+                    message_findings.append(MessageChanged(old["id"], "digest differs"))
+        elif section == "row":
+            for old, new in _merge(mine, tree("row"), key=_row_sort):
+                if new is None and old is not None:
+                    if old["m"] in lost:
+                        lost[old["m"]] += 1
+                    else:
+                        yield RowLost("/".join(map(str, old["k"])), f"message {old['m']}")
+                elif old is None and new is not None:
+                    if new["m"] in back:
+                        back[new["m"]] += 1
+                    else:
+                        yield RowResurrected("/".join(map(str, new["k"])), f"message {new['m']}")
+                elif old and new and (old["m"], old["f"]) != (new["m"], new["f"]):
+                    yield RowChanged("/".join(map(str, old["k"])),
+                                     f"was {old['m']} [{old['f']}], is {new['m']} [{new['f']}]")
+        elif section == "acct":
+            for old, new in _merge(mine, tree("acct"), key=lambda r: r["id"]):
+                if new is None and old is not None:
+                    yield AccountLost(old["id"], old["entry"].get("address", ""))
+                elif old is None and new is not None:
+                    yield AccountResurrected(new["id"], new["entry"].get("address", ""))
+                elif old and new and old["entry"] != new["entry"]:
+                    fields = sorted(k for k in old["entry"].keys() | new["entry"].keys()
+                                    if old["entry"].get(k) != new["entry"].get(k))
+                    yield AccountChanged(old["id"], "changed: " + ", ".join(fields))
+        else:
+            for old, new in _merge(mine, tree("conf"), key=lambda r: r["k"]):
+                if new is None and old is not None:
+                    yield ConfigKeyLost(old["k"], f"was [{old['v']}]")
+                elif old is None and new is not None:
+                    yield ConfigKeyAdded(new["k"], f"is [{new['v']}]")
+                elif old and new and old["v"] != new["v"]:
+                    yield ConfigChanged(old["k"], f"was [{old['v']}], is [{new['v']}]")
+    for msgid, n in lost.items():
+        yield MessageLost(msgid, f"with {n} mailbox row(s)")
+    for msgid, n in back.items():
+        yield MessageResurrected(msgid, f"with {n} mailbox row(s)")
+    yield from message_findings
+
+
+def manifest_is_valid(path: Path) -> bool:
+    try:
+        for _ in _open_manifest(path):
+            break
+    except ManifestError:
+        return False
+    return True
+
+
+__all__ = ["compare", "write_manifest", "Account"]
