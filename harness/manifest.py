@@ -163,8 +163,16 @@ def _merge(left: Iterable[T], right: Iterable[T], key: Callable[[T], Any],
 
 
 def _section(records: Iterator[Record], name: str, pending: list[Record]) -> Iterator[Record]:
-    """The manifest records of one section (they come in SECTIONS order)."""
-    while pending or (pending.append(r) if (r := next(records, None)) else False):
+    """The manifest records of section `name` (sections come in SECTIONS order).
+
+    `pending` holds the one record read past the end of the previous section.
+    """
+    while True:
+        if not pending:
+            record = next(records, None)
+            if record is None:
+                return
+            pending.append(record)
         if pending[0]["t"] != name:
             return
         yield pending.pop()

@@ -148,7 +148,8 @@ def open_scratch(layout: Layout, scratch: Path) -> ScratchStores:
             if complaint:
                 stores.findings.append(DatabaseCorrupt(f"db/{name}/{f}", complaint))
                 stores.unreadable[f"{name}/{f}"] = complaint
-        _recover_and_open(stores, name, copy, present, quiet=bool(log_findings))
+        corrupt = any(f"{name}/{f}" in stores.unreadable for f in present)
+        _recover_and_open(stores, name, copy, present, quiet=bool(log_findings) or corrupt)
     return stores
 
 

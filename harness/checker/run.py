@@ -1,0 +1,113 @@
+"""`firedrill check`: run every invariant check on a tree, never raising, and merge the verdict."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from harness.checker import accounts, files, messages
+from harness.checker.context import CheckContext
+from harness.checker.databases import open_scratch
+from harness.checker.findings import CheckError, Finding, Severity, Skipped
+from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS
+from harness.sandbox import require_installation
+
+Check = Callable[[CheckContext], Iterator[Finding]]
+
+CHECKS: tuple[tuple[str, Check], ...] = (
+    ("rows", messages.check_rows),
+    ("records", messages.check_records),
+    ("orphans", messages.check_orphans),
+    ("accounts", accounts.check_accounts),
+    ("mailbox owners", accounts.check_mailbox_owners),
+    ("dircache", accounts.check_dircache),
+    ("config", files.check_config),
+    ("spool", files.check_spool),
+)
+"""Order matters once: `rows` counts references that `records` compares with refcounts."""
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    UNKNOWN = "unknown"
+    FAIL = "fail"
+
+
+@dataclass
+class CheckReport:
+    root: str
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[CheckError] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    against: str | None = None
+
+    @property
+    def violations(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.VIOLATION]
+
+    def verdict(self) -> Verdict:
+        """fail > unknown > pass: violations fail, a crashed check leaves it unknown."""
+        if self.violations:
+            return Verdict.FAIL
+        return Verdict.UNKNOWN if self.errors else Verdict.PASS
+
+    def exit_code(self) -> int:
+        return {Verdict.PASS: EXIT_OK, Verdict.FAIL: EXIT_VIOLATIONS,
+                Verdict.UNKNOWN: EXIT_BAD_INPUT}[self.verdict()]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "root": self.root, "against": self.against, "verdict": self.verdict().value,
+            "seconds": self.seconds, "stats": self.stats,
+            "counts": {s.value: sum(f.severity is s for f in self.findings) for s in Severity},
+            "findings": [f.to_json() for f in self.findings],
+            "errors": [e.to_json() for e in self.errors],
+            "skipped": [s.to_json() for s in self.skipped],
+        }
+
+
+def run_check(root: Path, *, against: Path | None = None, progress: bool = False) -> CheckReport:
+    """Check the installation at `root` (and compare it with a manifest when given).
+
+    Raises only for bad input (no installation at root); every check's own failure becomes a
+    CheckError in the report.
+    """
+    layout = require_installation(root)
+    started = time.monotonic()
+    report = CheckReport(str(layout.root), against=str(against) if against else None)
+    with tempfile.TemporaryDirectory(prefix="firedrill-check-") as scratch:
+        stores = open_scratch(layout, Path(scratch))
+        try:
+            report.findings += stores.findings
+            ctx = CheckContext(layout, stores, progress=progress)
+            checks = list(CHECKS)
+            if against is not None:
+                from harness.manifest import compare
+
+                checks.append(("manifest", lambda c: compare(c, against)))
+            for name, check in checks:
+                _run_one(name, check, ctx, report)
+            report.skipped = ctx.skipped
+            report.stats = dict(ctx.stats)
+        finally:
+            stores.close()
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _run_one(name: str, check: Check, ctx: CheckContext, report: CheckReport) -> None:
+    """Collect a check's findings; a crash keeps what it found and is recorded, not raised."""
+    try:
+        for finding in check(ctx):
+            report.findings.append(finding)
+    except Exception as exc:  # checkers never raise: the error becomes an unknown verdict
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        report.errors.append(CheckError(
+            name, f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})"))

@@ -1,0 +1,265 @@
+"""restic-style: the golden tier S tree plus exactly one precise damage gives exactly one finding
+of the expected kind naming the expected id."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.checker import findings as F
+from harness.checker.run import run_check
+from harness.layout import Layout
+from harness.manifest import write_manifest
+from harness.store import bdb
+from harness.store.directory import Directory
+from harness.store.messagestore import MessageStore
+from harness.store.records import Flag, FolderMeta, MsgRecord, RowKey
+from harness.store.spool import Spool
+
+pytestmark = pytest.mark.integration
+
+Damage = Callable[[Layout, Path], tuple[str, Path | None]]
+"""Damages the tree; returns the id the finding must name and an optional manifest to use."""
+
+
+def _records(layout: Layout) -> list[MsgRecord]:
+    with MessageStore(layout) as store:
+        return list(store.records())
+
+
+def _single_row_message(layout: Layout) -> tuple[MsgRecord, RowKey]:
+    """A message referenced by exactly one row (deterministic: the lowest such id)."""
+    with MessageStore(layout) as store:
+        for record in store.records():
+            if record.refcount == 1:
+                rows = [r for r in store.rows() if r.msgid == record.msgid]
+                return record, rows[0].key
+    raise AssertionError("no single-row message in the golden tree")
+
+
+def _victim(layout: Layout) -> MsgRecord:
+    return next(r for r in _records(layout) if r.size > 2000)
+
+
+def _put_record(layout: Layout, record: MsgRecord) -> None:
+    with MessageStore(layout) as store, store.msgid_env.transaction() as txn:
+        store.msgid_env.db("msgid.db").put(record.msgid.encode(), record.encode(), txn=txn)
+
+
+def flip_byte(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    victim = _victim(layout)
+    path = layout.root / victim.path
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    return victim.msgid, None
+
+
+def truncate_file(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    victim = _victim(layout)
+    os.truncate(layout.root / victim.path, victim.size // 2)
+    return victim.msgid, None
+
+
+def delete_file(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    victim = _victim(layout)
+    (layout.root / victim.path).unlink()
+    return victim.msgid, None
+
+
+def orphan_file(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    path = layout.msgfiles / "ff" / "ee" / "ffee00000000beef"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"Subject: nobody points at me\n\nhello\n")
+    return "msgfiles/ff/ee/ffee00000000beef", None
+
+
+def temp_file_left(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    victim = _victim(layout)
+    tmp = (layout.root / victim.path).with_name(".0123456789abcdef.tmp")
+    tmp.write_bytes(b"half a mess")
+    return tmp.relative_to(layout.root).as_posix(), None
+
+
+def refcount_plus_one(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    victim = _victim(layout)
+    _put_record(layout, MsgRecord(victim.msgid, victim.path, victim.size, victim.digest,
+                                  victim.refcount + 1, victim.created, victim.header_id))
+    return victim.msgid, None
+
+
+def refcount_minus_one(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    victim = next(r for r in _records(layout) if r.refcount >= 2)
+    _put_record(layout, MsgRecord(victim.msgid, victim.path, victim.size, victim.digest,
+                                  victim.refcount - 1, victim.created, victim.header_id))
+    return victim.msgid, None
+
+
+def row_to_missing_msgid(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    record, key = _single_row_message(layout)
+    with MessageStore(layout) as store, store.msgid_env.transaction() as txn:
+        store.msgid_env.db("msgid.db").delete(record.msgid.encode(), txn=txn)
+    (layout.root / record.path).unlink()
+    return str(key), None
+
+
+def record_to_missing_file(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    victim = _victim(layout)
+    _put_record(layout, MsgRecord(victim.msgid, "msgfiles/00/00/0000000000000000", victim.size,
+                                  victim.digest, victim.refcount, victim.created,
+                                  victim.header_id))
+    return victim.msgid, None
+
+
+def scramble_page(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    path = layout.env("mbox") / "rows.db"
+    pages = path.stat().st_size // 4096
+    assert pages > 4
+    with path.open("r+b") as handle:
+        handle.seek((pages // 2) * 4096 + 200)
+        handle.write(bytes(range(256)) * 2)
+    return "db/mbox/rows.db", None
+
+
+def missing_log(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    env = layout.env("msgid")
+    newest = sorted(env.glob("log.*"))[-1]
+    newest.unlink()
+    return f"db/msgid/{newest.name}", None
+
+
+def index_without_account(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    with Directory(layout) as directory, directory.index_env.transaction() as txn:
+        directory.index_env.db("index.db").put(b"addr:ghost@example.com", b"999999", txn=txn)
+    return "addr:ghost@example.com", None
+
+
+def index_key_missing(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    with Directory(layout) as directory:
+        account = next(directory.accounts())
+        with directory.index_env.transaction() as txn:
+            directory.index_env.db("index.db").delete(f"login:{account.login}".encode(), txn=txn)
+    return f"login:{account.login}", None
+
+
+def account_without_mailbox(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    with Directory(layout) as directory:
+        account = next(a for a in directory.accounts() if a.status.value == "active")
+    with MessageStore(layout) as store:
+        store.delete_mailbox(account.mailbox)
+    return account.entry_id, None
+
+
+def mailbox_without_owner(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    with MessageStore(layout) as store:
+        store.create_mailbox("1999999999", "999999")
+    return "1999999999", None
+
+
+def folder_count_off(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    with MessageStore(layout) as store:
+        meta = next(m for m in store.folders() if m.count > 0)
+        bumped = FolderMeta(meta.mailbox, meta.folder, meta.uidvalidity, meta.uidnext,
+                            meta.count + 1, meta.size, meta.unseen)
+        with store.mbox_env.transaction() as txn:
+            store.mbox_env.db("folders.db").put(bumped.key(), bumped.encode(), txn=txn)
+    return f"{meta.mailbox}/{meta.folder}", None
+
+
+def config_syntax(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    lines = layout.config.read_text().split("\n")
+    lines.insert(4, "this line is not config")
+    layout.config.write_text("\n".join(lines))
+    return "config/config.db:5", None
+
+
+def config_missing(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    layout.config.unlink()
+    return "config/config.db", None
+
+
+def config_changed(layout: Layout, scratch: Path) -> tuple[str, Path | None]:
+    manifest = scratch / "golden.manifest"
+    write_manifest(layout.root, manifest)
+    text = layout.config.read_text()
+    layout.config.write_text(text.replace("/*/mss/checkpointSeconds: [30]",
+                                          "/*/mss/checkpointSeconds: [3600]"))
+    return "/*/mss/checkpointSeconds", manifest
+
+
+def spool_without_end(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    queued = Spool(layout.spool).enqueue("a@partner.example", ["b@example.com"], b"Subject: x\n\nhi\n")
+    size = queued.path.stat().st_size
+    os.truncate(queued.path, size - 20)
+    return f"mta/spool/{queued.path.name}", None
+
+
+def resurrected_message(layout: Layout, scratch: Path) -> tuple[str, Path | None]:
+    """The manifest is taken after the message was deleted; the tree still has it."""
+    record, key = _single_row_message(layout)
+    later = Layout(scratch / "later")
+    shutil.copytree(layout.root, later.root, symlinks=True)
+    with MessageStore(later) as store:
+        store.set_flags(key, frozenset({Flag.DELETED}))
+        store.expunge(key.mailbox, key.folder, uids=[key.uid])
+        assert record.msgid in store.purge()
+    manifest = scratch / "later.manifest"
+    write_manifest(later.root, manifest)
+    return record.msgid, manifest
+
+
+def msgfiles_lost(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    shutil.rmtree(layout.msgfiles)
+    return "msgfiles", None
+
+
+def mbox_env_lost(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    shutil.rmtree(layout.env("mbox"))
+    return "db/mbox", None
+
+
+DAMAGES: list[tuple[Damage, type[F.Finding]]] = [
+    (flip_byte, F.MessageDigestMismatch),
+    (truncate_file, F.MessageSizeMismatch),
+    (delete_file, F.MessageFileMissing),
+    (orphan_file, F.OrphanMessageFile),
+    (temp_file_left, F.StaleTempFile),
+    (refcount_plus_one, F.RefcountHigh),
+    (refcount_minus_one, F.RefcountLow),
+    (row_to_missing_msgid, F.DanglingRow),
+    (record_to_missing_file, F.MessageFileMissing),
+    (scramble_page, F.DatabaseCorrupt),
+    (missing_log, F.LogMissing),
+    (index_without_account, F.IndexKeyDangling),
+    (index_key_missing, F.IndexKeyMissing),
+    (account_without_mailbox, F.AccountWithoutMailbox),
+    (mailbox_without_owner, F.MailboxWithoutOwner),
+    (folder_count_off, F.FolderCountMismatch),
+    (config_syntax, F.ConfigSyntax),
+    (config_missing, F.ConfigMissing),
+    (config_changed, F.ConfigChanged),
+    (spool_without_end, F.SpoolFileDamaged),
+    (resurrected_message, F.MessageResurrected),
+    (msgfiles_lost, F.StoreMissing),
+    (mbox_env_lost, F.StoreMissing),
+]
+
+
+def test_the_golden_tree_is_clean(golden_s: Layout) -> None:
+    report = run_check(golden_s.root)
+    assert report.findings == [] and report.errors == [], report.to_json()
+    assert report.stats["messages_verified"] == 2000
+
+
+@pytest.mark.parametrize(("damage", "expected"), DAMAGES, ids=[d.__name__ for d, _ in DAMAGES])
+def test_one_damage_is_exactly_one_finding(damage: Damage, expected: type[F.Finding],
+                                           tree_s: Layout, tmp_path: Path) -> None:
+    subject, manifest = damage(tree_s, tmp_path)
+    report = run_check(tree_s.root, against=manifest)
+    assert report.errors == []
+    assert [(type(f), f.subject) for f in report.findings] == [(expected, subject)], \
+        [str(f) for f in report.findings]
