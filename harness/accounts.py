@@ -32,7 +32,13 @@ def lab_accounts(root: Path) -> list[LabLogin]:
                     passwords[record["entry_id"]] = record["password"]
     with Directory(layout) as directory:
         return [
-            LabLogin(a.address, a.login, passwords.get(a.entry_id, ""), a.mailbox,
-                     a.status.value, a.entry_id)
+            LabLogin(
+                a.address,
+                a.login,
+                passwords.get(a.entry_id, ""),
+                a.mailbox,
+                a.status.value,
+                a.entry_id,
+            )
             for a in directory.accounts()
         ]

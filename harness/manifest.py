@@ -39,7 +39,7 @@ from harness.errors import ConfigSyntaxError, FiredrillError, ManifestError
 from harness.layout import Layout
 from harness.sandbox import require_installation
 from harness.store import config as configdb
-from harness.store.records import Account, MsgRecord, Row, RowKey, flags_code
+from harness.store.records import MsgRecord, Row, RowKey, flags_code
 
 FORMAT = "firedrill-manifest"
 VERSION = 1
@@ -49,6 +49,7 @@ T = TypeVar("T")
 
 
 # -- what the tree holds, as manifest records ------------------------------------------------
+
 
 def _messages(stores: ScratchStores) -> Iterator[Record]:
     for k, v in items(stores.handle("msgid", "msgid.db")):
@@ -60,8 +61,12 @@ def _messages(stores: ScratchStores) -> Iterator[Record]:
 def _rows(stores: ScratchStores) -> Iterator[Record]:
     for k, v in items(stores.handle("mbox", "rows.db")):
         r = Row.decode(k, v)
-        yield {"t": "row", "k": [r.key.mailbox, r.key.folder, r.key.uid], "m": r.msgid,
-               "f": flags_code(r.flags)}
+        yield {
+            "t": "row",
+            "k": [r.key.mailbox, r.key.folder, r.key.uid],
+            "m": r.msgid,
+            "f": flags_code(r.flags),
+        }
 
 
 def _accounts(stores: ScratchStores) -> Iterator[Record]:
@@ -95,12 +100,24 @@ def write_manifest(root: Path, output: Path) -> dict[str, int]:
             for section, (_, needs) in _TREE.items():
                 for name in needs:
                     if not stores.readable(name):
-                        raise FiredrillError(f"cannot record {section}: {name} is unreadable "
-                                             f"or missing (run firedrill check --root {root})")
+                        raise FiredrillError(
+                            f"cannot record {section}: {name} is unreadable "
+                            f"or missing (run firedrill check --root {root})"
+                        )
             fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=output.parent)
             with os.fdopen(fd, "w") as out:
-                out.write(json.dumps({"manifest": FORMAT, "version": VERSION, "root": str(root),
-                                      "created": time.time(), "firedrill": __version__}) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "manifest": FORMAT,
+                            "version": VERSION,
+                            "root": str(root),
+                            "created": time.time(),
+                            "firedrill": __version__,
+                        }
+                    )
+                    + "\n"
+                )
                 for section, (produce, _) in _TREE.items():
                     try:
                         for record in produce(stores, layout):
@@ -118,6 +135,7 @@ def write_manifest(root: Path, output: Path) -> dict[str, int]:
 
 
 # -- comparing -------------------------------------------------------------------------------
+
 
 def _open_manifest(path: Path) -> Iterator[Record]:
     """Records of a manifest after checking its header and its end record."""
@@ -145,8 +163,11 @@ def _open_manifest(path: Path) -> Iterator[Record]:
             yield record
 
 
-def _merge(left: Iterable[T], right: Iterable[T], key: Callable[[T], Any],
-           ) -> Iterator[tuple[T | None, T | None]]:
+def _merge(
+    left: Iterable[T],
+    right: Iterable[T],
+    key: Callable[[T], Any],
+) -> Iterator[tuple[T | None, T | None]]:
     """Pairs of (manifest item, tree item) by key, both inputs sorted by it."""
     li, ri = iter(left), iter(right)
     a, b = next(li, None), next(ri, None)
@@ -229,8 +250,10 @@ def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
                     else:
                         yield RowResurrected("/".join(map(str, new["k"])), f"message {new['m']}")
                 elif old and new and (old["m"], old["f"]) != (new["m"], new["f"]):
-                    yield RowChanged("/".join(map(str, old["k"])),
-                                     f"was {old['m']} [{old['f']}], is {new['m']} [{new['f']}]")
+                    yield RowChanged(
+                        "/".join(map(str, old["k"])),
+                        f"was {old['m']} [{old['f']}], is {new['m']} [{new['f']}]",
+                    )
         elif section == "acct":
             for old, new in _merge(mine, tree("acct"), key=lambda r: r["id"]):
                 if new is None and old is not None:
@@ -238,8 +261,11 @@ def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
                 elif old is None and new is not None:
                     yield AccountResurrected(new["id"], new["entry"].get("address", ""))
                 elif old and new and old["entry"] != new["entry"]:
-                    fields = sorted(k for k in old["entry"].keys() | new["entry"].keys()
-                                    if old["entry"].get(k) != new["entry"].get(k))
+                    fields = sorted(
+                        k
+                        for k in old["entry"].keys() | new["entry"].keys()
+                        if old["entry"].get(k) != new["entry"].get(k)
+                    )
                     yield AccountChanged(old["id"], "changed: " + ", ".join(fields))
         else:
             for old, new in _merge(mine, tree("conf"), key=lambda r: r["k"]):
@@ -256,13 +282,7 @@ def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
     yield from message_findings
 
 
-def manifest_is_valid(path: Path) -> bool:
-    try:
-        for _ in _open_manifest(path):
-            break
-    except ManifestError:
-        return False
-    return True
-
-
-__all__ = ["compare", "write_manifest", "Account"]
+def validate_manifest(path: Path) -> None:
+    """Raise ManifestError unless `path` is a complete firedrill manifest."""
+    for _ in _open_manifest(path):
+        break

@@ -11,8 +11,15 @@ from typing import TextIO
 class Progress:
     """`with Progress("populate", total=n, unit="msg") as p: p.advance()`."""
 
-    def __init__(self, label: str, *, total: int | None = None, unit: str = "",
-                 stream: TextIO | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        total: int | None = None,
+        unit: str = "",
+        stream: TextIO | None = None,
+        enabled: bool = True,
+    ) -> None:
         self.label = label
         self.total = total
         self.unit = unit
@@ -37,15 +44,21 @@ class Progress:
         elapsed = max(time.monotonic() - self._start, 1e-9)
         of = f"/{self.total:,}" if self.total else ""
         pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
-        line = (f"{self.label}: {self.done:,}{of} {self.unit}{pct}, "
-                f"{self.done / elapsed:,.0f} {self.unit}/s, {elapsed:.1f}s")
+        line = (
+            f"{self.label}: {self.done:,}{of} {self.unit}{pct}, "
+            f"{self.done / elapsed:,.0f} {self.unit}/s, {elapsed:.1f}s"
+        )
         if self._tty:
             self.stream.write("\r" + line + ("\n" if final else ""))
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self.enabled and (exc_type is None) and (self._tty or self.done):
             self._emit(final=True)

@@ -11,8 +11,8 @@ from harness.checker.findings import (
     DircacheStale,
     Finding,
     IndexKeyDangling,
-    IndexKeyMissing,
     IndexKeyMisdirected,
+    IndexKeyMissing,
     MailboxOwnerMismatch,
     MailboxWithoutOwner,
 )
@@ -24,9 +24,14 @@ def check_accounts(ctx: CheckContext) -> Iterator[Finding]:
     """Every entry's index keys point back at it; every active account has its mailbox."""
     if not ctx.require("accounts", "entry/entry.db"):
         return
-    index = ctx.stores.handle("index", "index.db") if ctx.stores.readable("index/index.db") else None
-    mailboxes = (ctx.stores.handle("mbox", "mailboxes.db")
-                 if ctx.stores.readable("mbox/mailboxes.db") else None)
+    index = (
+        ctx.stores.handle("index", "index.db") if ctx.stores.readable("index/index.db") else None
+    )
+    mailboxes = (
+        ctx.stores.handle("mbox", "mailboxes.db")
+        if ctx.stores.readable("mbox/mailboxes.db")
+        else None
+    )
     if index is None:
         ctx.skip("index keys", "index/index.db cannot be read (reported above)")
     if mailboxes is None:
@@ -45,30 +50,38 @@ def check_accounts(ctx: CheckContext) -> Iterator[Finding]:
                 elif owner.decode() != account.entry_id:
                     misdirected.add(ikey)
                     yield IndexKeyMisdirected(
-                        ikey, f"belongs to account {account.entry_id}, points at {owner.decode()}")
+                        ikey, f"belongs to account {account.entry_id}, points at {owner.decode()}"
+                    )
         if mailboxes is not None:
             raw = mailboxes.get(account.mailbox.encode())
             if raw is None:
                 if account.status is MailboxStatus.ACTIVE:
-                    yield AccountWithoutMailbox(account.entry_id,
-                                                f"mailbox {account.mailbox} does not exist")
+                    yield AccountWithoutMailbox(
+                        account.entry_id, f"mailbox {account.mailbox} does not exist"
+                    )
             elif MailboxMeta.decode(account.mailbox.encode(), raw).owner != account.entry_id:
-                yield MailboxOwnerMismatch(account.mailbox,
-                                           f"account {account.entry_id} names it, owner differs")
+                yield MailboxOwnerMismatch(
+                    account.mailbox, f"account {account.entry_id} names it, owner differs"
+                )
     if index is not None:
         yield from _dangling_index_keys(ctx, claimed, misdirected)
     ctx.stats["index_keys_claimed"] = len(claimed)
 
 
-def _dangling_index_keys(ctx: CheckContext, claimed: set[str], misdirected: set[str],
-                         ) -> Iterator[Finding]:
+def _dangling_index_keys(
+    ctx: CheckContext,
+    claimed: set[str],
+    misdirected: set[str],
+) -> Iterator[Finding]:
     entries = ctx.stores.handle("entry", "entry.db")
     for key, owner in items(ctx.stores.handle("index", "index.db")):
         ikey = key.decode()
         if ikey in misdirected:
             continue
         if entries.get(owner) is None:
-            yield IndexKeyDangling(ikey, f"points at account {owner.decode()}, which does not exist")
+            yield IndexKeyDangling(
+                ikey, f"points at account {owner.decode()}, which does not exist"
+            )
         elif ikey not in claimed:
             yield IndexKeyDangling(ikey, f"account {owner.decode()} does not have this address")
 

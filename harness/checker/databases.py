@@ -49,7 +49,7 @@ class ScratchStores:
     _envs: dict[str, Any] = field(default_factory=dict)
     _handles: dict[str, Any] = field(default_factory=dict)
 
-    def handle(self, env: str, filename: str) -> Any | None:
+    def handle(self, env: str, filename: str) -> Any:
         """The open database, or None when it is missing or was reported broken."""
         return self._handles.get(f"{env}/{filename}")
 
@@ -92,8 +92,9 @@ def highest_lsn_file(path: Path) -> int:
 def _verify(path: Path) -> str | None:
     """None when db_verify accepts the file, else its first complaint."""
     try:
-        done = subprocess.run([DB_VERIFY, "-q", str(path)], capture_output=True, text=True,
-                              timeout=600, check=False)
+        done = subprocess.run(
+            [DB_VERIFY, "-q", str(path)], capture_output=True, text=True, timeout=600, check=False
+        )
     except FileNotFoundError:
         return None  # db-util missing: the read pass still catches checksum errors
     if done.returncode == 0:
@@ -110,17 +111,23 @@ def _check_logs(name: str, original: Path, files: list[str]) -> list[Finding]:
     if numbers:
         missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
         if missing:
-            findings.append(LogGap(f"db/{name}/log.{missing[0]:010d}",
-                                   f"log files {numbers[0]}..{numbers[-1]} have "
-                                   f"{len(missing)} missing"))
+            findings.append(
+                LogGap(
+                    f"db/{name}/log.{missing[0]:010d}",
+                    f"log files {numbers[0]}..{numbers[-1]} have {len(missing)} missing",
+                )
+            )
             return findings
     newest = numbers[-1] if numbers else 0
     needed = max((highest_lsn_file(original / f) for f in files), default=0)
     if needed > newest:
-        findings.append(LogMissing(
-            f"db/{name}/log.{needed:010d}",
-            f"pages were written under log {needed} but the newest log present is "
-            f"{'none' if not newest else newest}"))
+        findings.append(
+            LogMissing(
+                f"db/{name}/log.{needed:010d}",
+                f"pages were written under log {needed} but the newest log present is "
+                f"{newest or 'none'}",
+            )
+        )
     return findings
 
 
@@ -153,8 +160,9 @@ def open_scratch(layout: Layout, scratch: Path) -> ScratchStores:
     return stores
 
 
-def _recover_and_open(stores: ScratchStores, name: str, copy: Path, files: list[str], *,
-                      quiet: bool) -> None:
+def _recover_and_open(
+    stores: ScratchStores, name: str, copy: Path, files: list[str], *, quiet: bool
+) -> None:
     env = db.DBEnv()
     try:
         env.open(str(copy), ENV_FLAGS | db.DB_RECOVER)
@@ -190,8 +198,8 @@ def _recover_and_open(stores: ScratchStores, name: str, copy: Path, files: list[
 
 
 def _bdb_message(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
-    return str(args[1] if len(args) > 1 else exc)
+    args: tuple[object, ...] = tuple(getattr(exc, "args", ()))
+    return str(args[1]) if len(args) > 1 else str(exc)
 
 
 def items(handle: Any) -> Iterator[tuple[bytes, bytes]]:

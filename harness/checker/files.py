@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from harness.checker.context import CheckContext
-from harness.checker.findings import ConfigMissing, ConfigSyntax, Finding, SpoolFileDamaged, StaleTempFile
+from harness.checker.findings import (
+    ConfigMissing,
+    ConfigSyntax,
+    Finding,
+    SpoolFileDamaged,
+    StaleTempFile,
+)
 from harness.errors import ConfigSyntaxError
 from harness.store import config as configdb
 from harness.store.spool import Spool, SpoolDamage, read
@@ -17,8 +23,9 @@ def check_config(ctx: CheckContext) -> Iterator[Finding]:
         yield ConfigMissing("config/config.db", "the configuration database is gone")
         return
     try:
-        configdb.ConfigDB.parse(path.read_text(encoding="utf-8", errors="surrogateescape"),
-                                path="config/config.db")
+        configdb.ConfigDB.parse(
+            path.read_text(encoding="utf-8", errors="surrogateescape"), path="config/config.db"
+        )
     except ConfigSyntaxError as exc:
         yield ConfigSyntax(f"config/config.db:{exc.line}", exc.reason)
 
@@ -32,5 +39,7 @@ def check_spool(ctx: CheckContext) -> Iterator[Finding]:
         except SpoolDamage as exc:
             yield SpoolFileDamaged(path.relative_to(ctx.layout.root).as_posix(), str(exc))
     for path in spool.leftovers():
-        yield StaleTempFile(path.relative_to(ctx.layout.root).as_posix(),
-                            "temporary queue file of an interrupted SMTP transaction")
+        yield StaleTempFile(
+            path.relative_to(ctx.layout.root).as_posix(),
+            "temporary queue file of an interrupted SMTP transaction",
+        )

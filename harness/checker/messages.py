@@ -54,7 +54,9 @@ def check_rows(ctx: CheckContext) -> Iterator[Finding]:
             refs[row.msgid] += 1
             yield RowWithoutFolder(str(row.key), "no folder record for this row")
             if records_ok and records.get(row.msgid.encode()) is None:
-                yield DanglingRow(str(row.key), f"points at message {row.msgid}, which has no record")
+                yield DanglingRow(
+                    str(row.key), f"points at message {row.msgid}, which has no record"
+                )
         count = size = unseen = 0
         while (row := row_iter.peek()) is not None and (row.key.mailbox, row.key.folder) == prefix:
             next(row_iter)
@@ -64,12 +66,15 @@ def check_rows(ctx: CheckContext) -> Iterator[Finding]:
             if row.key.uid >= meta.uidnext:
                 yield UidAboveNext(str(row.key), f"uidnext of the folder is {meta.uidnext}")
             if records_ok and records.get(row.msgid.encode()) is None:
-                yield DanglingRow(str(row.key), f"points at message {row.msgid}, which has no record")
+                yield DanglingRow(
+                    str(row.key), f"points at message {row.msgid}, which has no record"
+                )
         if (count, size, unseen) != (meta.count, meta.size, meta.unseen):
             yield FolderCountMismatch(
                 f"{meta.mailbox}/{meta.folder}",
                 f"cached count/bytes/unseen {meta.count}/{meta.size}/{meta.unseen}, "
-                f"rows say {count}/{size}/{unseen}")
+                f"rows say {count}/{size}/{unseen}",
+            )
     for row in row_iter:
         refs[row.msgid] += 1
         yield RowWithoutFolder(str(row.key), "no folder record for this row")
@@ -108,15 +113,20 @@ def check_records(ctx: CheckContext) -> Iterator[Finding]:
             size, digest = result
             ctx.stats["bytes_verified"] += size
             if size != record.size:
-                yield MessageSizeMismatch(record.msgid,
-                                          f"{record.path}: {size} bytes, record says {record.size}")
+                yield MessageSizeMismatch(
+                    record.msgid, f"{record.path}: {size} bytes, record says {record.size}"
+                )
             elif digest != record.digest:
-                yield MessageDigestMismatch(record.msgid,
-                                            f"{record.path}: content differs from its digest")
+                yield MessageDigestMismatch(
+                    record.msgid, f"{record.path}: content differs from its digest"
+                )
 
 
-def _hashed(records: Iterator[MsgRecord], root: Path, verify: bool,
-            ) -> Iterator[tuple[MsgRecord, tuple[int, str] | str | None]]:
+def _hashed(
+    records: Iterator[MsgRecord],
+    root: Path,
+    verify: bool,
+) -> Iterator[tuple[MsgRecord, tuple[int, str] | str | None]]:
     """Records in order, each with (size, digest) of its file, an error text, or None (skipped).
 
     Files of records with refcount 0 (waiting for purge) are not verified.

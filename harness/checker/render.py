@@ -15,8 +15,8 @@ def render_text(report: CheckReport) -> str:
     lines = [
         f"{report.verdict().value.upper()}: {report.root}"
         + (f" against {report.against}" if report.against else ""),
-        "  " + ", ".join(f"{counts[s]} {s.value}{'s' if counts[s] != 1 else ''}"
-                         for s in Severity)
+        "  "
+        + ", ".join(f"{counts[s]} {s.value}{'s' if counts[s] != 1 else ''}" for s in Severity)
         + f"; {report.stats.get('messages_verified', 0):,} messages "
         f"({report.stats.get('bytes_verified', 0) / 1e6:,.1f} MB) verified, "
         f"{report.stats.get('accounts', 0):,} accounts, in {report.seconds:.1f}s",
@@ -28,8 +28,9 @@ def render_text(report: CheckReport) -> str:
     for kind in order:
         group = groups[kind]
         first = group[0]
-        lines.append(f"\n{kind} ({first.severity.value}, invariant {first.invariant}): "
-                     f"{len(group)}")
+        lines.append(
+            f"\n{kind} ({first.severity.value}, invariant {first.invariant}): {len(group)}"
+        )
         for finding in group[:SHOWN_PER_KIND]:
             lines.append(f"  {finding.subject}" + (f": {finding.detail}" if finding.detail else ""))
         if len(group) > SHOWN_PER_KIND:

@@ -59,13 +59,19 @@ class CheckReport:
         return Verdict.UNKNOWN if self.errors else Verdict.PASS
 
     def exit_code(self) -> int:
-        return {Verdict.PASS: EXIT_OK, Verdict.FAIL: EXIT_VIOLATIONS,
-                Verdict.UNKNOWN: EXIT_BAD_INPUT}[self.verdict()]
+        return {
+            Verdict.PASS: EXIT_OK,
+            Verdict.FAIL: EXIT_VIOLATIONS,
+            Verdict.UNKNOWN: EXIT_BAD_INPUT,
+        }[self.verdict()]
 
     def to_json(self) -> dict[str, object]:
         return {
-            "root": self.root, "against": self.against, "verdict": self.verdict().value,
-            "seconds": self.seconds, "stats": self.stats,
+            "root": self.root,
+            "against": self.against,
+            "verdict": self.verdict().value,
+            "seconds": self.seconds,
+            "stats": self.stats,
             "counts": {s.value: sum(f.severity is s for f in self.findings) for s in Severity},
             "findings": [f.to_json() for f in self.findings],
             "errors": [e.to_json() for e in self.errors],
@@ -80,6 +86,10 @@ def run_check(root: Path, *, against: Path | None = None, progress: bool = False
     CheckError in the report.
     """
     layout = require_installation(root)
+    if against is not None:
+        from harness.manifest import validate_manifest
+
+        validate_manifest(against)
     started = time.monotonic()
     report = CheckReport(str(layout.root), against=str(against) if against else None)
     with tempfile.TemporaryDirectory(prefix="firedrill-check-") as scratch:
@@ -109,5 +119,8 @@ def _run_one(name: str, check: Check, ctx: CheckContext, report: CheckReport) ->
             report.findings.append(finding)
     except Exception as exc:  # checkers never raise: the error becomes an unknown verdict
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        report.errors.append(CheckError(
-            name, f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})"))
+        report.errors.append(
+            CheckError(
+                name, f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})"
+            )
+        )

@@ -30,15 +30,23 @@ def cmd_populate(args: argparse.Namespace) -> int:
     from fixtures.populate import populate
     from fixtures.tiers import tier
 
-    summary = populate(args.root, tier(args.tier), args.seed, network=args.network,
-                       force=args.force, progress=not args.quiet)
+    summary = populate(
+        args.root,
+        tier(args.tier),
+        args.seed,
+        network=args.network,
+        force=args.force,
+        progress=not args.quiet,
+    )
     if args.json:
         print(json.dumps(asdict(summary), indent=2))
     else:
-        print(f"populated {args.root}: tier {summary.tier}, seed {summary.seed}, "
-              f"{summary.accounts:,} accounts, {summary.messages:,} messages "
-              f"({summary.rows:,} mailbox rows, {summary.bytes / 1e6:,.1f} MB) "
-              f"in {summary.seconds:.1f}s")
+        print(
+            f"populated {args.root}: tier {summary.tier}, seed {summary.seed}, "
+            f"{summary.accounts:,} accounts, {summary.messages:,} messages "
+            f"({summary.rows:,} mailbox rows, {summary.bytes / 1e6:,.1f} MB) "
+            f"in {summary.seconds:.1f}s"
+        )
     return EXIT_OK
 
 
@@ -55,8 +63,8 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from harness.checker.run import run_check
     from harness.checker.render import render_text
+    from harness.checker.run import run_check
 
     report = run_check(args.root, against=args.against, progress=not args.quiet)
     if args.json:
@@ -70,14 +78,17 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     from harness.manifest import write_manifest
 
     counts = write_manifest(args.root, args.output)
-    print(f"manifest of {args.root} written to {args.output}: "
-          + ", ".join(f"{n:,} {kind}" for kind, n in counts.items()))
+    print(
+        f"manifest of {args.root} written to {args.output}: "
+        + ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
+    )
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="firedrill", description="Disaster-recovery fire drills for InterMail-style mail.")
+        prog="firedrill", description="Disaster-recovery fire drills for InterMail-style mail."
+    )
     parser.add_argument("--version", action="version", version=f"firedrill {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -93,8 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--tier", default="S", help="XS, S, M or L (default S)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--network", default="127.0.0",
-                   help="loopback /24 the servers' addresses are taken from (default 127.0.0)")
+    p.add_argument(
+        "--network",
+        default="127.0.0",
+        help="loopback /24 the servers' addresses are taken from (default 127.0.0)",
+    )
     p.add_argument("--force", action="store_true", help="wipe a populated sandbox first")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -123,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FiredrillError as exc:
         print(f"firedrill: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("firedrill: interrupted", file=sys.stderr)
         return 130

@@ -109,7 +109,9 @@ class Environment:
         self._env.close()
 
 
-def cursor_items(handle: Any, *, prefix: bytes = b"", txn: Txn = None) -> Iterator[tuple[bytes, bytes]]:
+def cursor_items(
+    handle: Any, *, prefix: bytes = b"", txn: Txn = None
+) -> Iterator[tuple[bytes, bytes]]:
     """Stream (key, value) pairs of a B-tree in key order, from `prefix` on while keys match."""
     cursor = handle.cursor(txn)
     try:

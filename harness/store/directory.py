@@ -93,9 +93,9 @@ class Directory:
         """Add index keys missing for existing entries and drop keys whose entry is gone."""
         changes = 0
         with self.index_env.transaction() as txn:
-            for key, owner in list(bdb.cursor_items(self._index, txn=txn)):
+            for raw, owner in list(bdb.cursor_items(self._index, txn=txn)):
                 if self._entries.get(owner) is None:
-                    self._index.delete(key, txn=txn)
+                    self._index.delete(raw, txn=txn)
                     changes += 1
             for account in self.accounts():
                 for key in account.index_keys():

@@ -106,7 +106,11 @@ class MessageStore:
     # -- mailboxes -------------------------------------------------------------------------
 
     def create_mailbox(
-        self, mailbox: str, owner: str, *, folders: Sequence[str] = FOLDERS,
+        self,
+        mailbox: str,
+        owner: str,
+        *,
+        folders: Sequence[str] = FOLDERS,
         created: int | None = None,
     ) -> None:
         """Create a mailbox with its folders (uidvalidity = creation time)."""
@@ -114,8 +118,9 @@ class MessageStore:
         with self.mbox_env.transaction() as txn:
             if self._mailboxes.get(mailbox.encode(), txn=txn) is not None:
                 raise StoreError(f"mailbox {mailbox} already exists")
-            self._mailboxes.put(mailbox.encode(), MailboxMeta(mailbox, owner, created).encode(),
-                                txn=txn)
+            self._mailboxes.put(
+                mailbox.encode(), MailboxMeta(mailbox, owner, created).encode(), txn=txn
+            )
             for folder in folders:
                 meta = FolderMeta(mailbox, folder, uidvalidity=created, uidnext=1)
                 self._folders.put(meta.key(), meta.encode(), txn=txn)
@@ -127,12 +132,14 @@ class MessageStore:
             if self._mailboxes.get(mailbox.encode(), txn=txn) is None:
                 raise StoreError(f"no mailbox {mailbox}")
             released = []
-            for key, value in list(bdb.cursor_items(self._rows, prefix=folder_prefix(mailbox),
-                                                    txn=txn)):
+            for key, value in list(
+                bdb.cursor_items(self._rows, prefix=folder_prefix(mailbox), txn=txn)
+            ):
                 released.append(Row.decode(key, value).msgid)
                 self._rows.delete(key, txn=txn)
-            for key, _ in list(bdb.cursor_items(self._folders, prefix=folder_prefix(mailbox),
-                                                txn=txn)):
+            for key, _ in list(
+                bdb.cursor_items(self._folders, prefix=folder_prefix(mailbox), txn=txn)
+            ):
                 self._folders.delete(key, txn=txn)
             self._mailboxes.delete(mailbox.encode(), txn=txn)
         self.mbox_env.commit_point()
@@ -160,8 +167,13 @@ class MessageStore:
 
     # -- messages --------------------------------------------------------------------------
 
-    def deliver(self, data: bytes, targets: Sequence[Target], *, msgid: str | None = None,
-                ) -> Delivered:
+    def deliver(
+        self,
+        data: bytes,
+        targets: Sequence[Target],
+        *,
+        msgid: str | None = None,
+    ) -> Delivered:
         """Store one message for all its targets, durably, in the write order of the module."""
         return self.deliver_batch([Incoming(data, tuple(targets), msgid)])[0]
 
@@ -173,8 +185,15 @@ class MessageStore:
         staged = self._stage_files(batch)
         now = int(time.time())
         records = [
-            MsgRecord(s.msgid, f"msgfiles/{self.files.path(s.msgid).relative_to(self.files.root)}",
-                      s.size, s.digest, len(item.targets), now, header_message_id(item.data))
+            MsgRecord(
+                s.msgid,
+                f"msgfiles/{self.files.path(s.msgid).relative_to(self.files.root)}",
+                s.size,
+                s.digest,
+                len(item.targets),
+                now,
+                header_message_id(item.data),
+            )
             for s, item in zip(staged, batch, strict=True)
         ]
         with self.msgid_env.transaction() as txn:
@@ -188,8 +207,9 @@ class MessageStore:
         with self.mbox_env.transaction() as txn:
             for record, item in zip(records, batch, strict=True):
                 rows = tuple(self._append_row(txn, record, target, now) for target in item.targets)
-                delivered.append(Delivered(record.msgid, rows, record.size, record.digest,
-                                           record.header_id))
+                delivered.append(
+                    Delivered(record.msgid, rows, record.size, record.digest, record.header_id)
+                )
         failpoints.hit("deliver.after-mbox-commit")
         return delivered
 
@@ -204,8 +224,10 @@ class MessageStore:
     def _stage_files(self, batch: Sequence[Incoming]) -> list[Staged]:
         single = len(batch) == 1
         fsync_each = self.durable and single
-        staged = [self.files.stage(item.msgid or new_msgid(), item.data, fsync=fsync_each)
-                  for item in batch]
+        staged = [
+            self.files.stage(item.msgid or new_msgid(), item.data, fsync=fsync_each)
+            for item in batch
+        ]
         if self.durable and not single:
             syncfs(self.files.root)
         failpoints.hit("deliver.after-msgfile-write")
@@ -226,9 +248,13 @@ class MessageStore:
         arrival = now if target.arrival is None else target.arrival
         row = Row(key, record.msgid, target.flags, arrival, record.size)
         self._rows.put(key.encode(), row.encode(), txn=txn)
-        meta = replace(meta, uidnext=meta.uidnext + 1, count=meta.count + 1,
-                       size=meta.size + record.size,
-                       unseen=meta.unseen + (Flag.SEEN not in target.flags))
+        meta = replace(
+            meta,
+            uidnext=meta.uidnext + 1,
+            count=meta.count + 1,
+            size=meta.size + record.size,
+            unseen=meta.unseen + (Flag.SEEN not in target.flags),
+        )
         self._folders.put(meta_key, meta.encode(), txn=txn)
         return key
 
@@ -251,8 +277,9 @@ class MessageStore:
         wanted = None if uids is None else set(uids)
         removed: list[Row] = []
         with self.mbox_env.transaction() as txn:
-            for key, value in list(bdb.cursor_items(self._rows, prefix=folder_prefix(mailbox, folder),
-                                                    txn=txn)):
+            for key, value in list(
+                bdb.cursor_items(self._rows, prefix=folder_prefix(mailbox, folder), txn=txn)
+            ):
                 row = Row.decode(key, value)
                 hit = Flag.DELETED in row.flags if wanted is None else row.key.uid in wanted
                 if hit:
@@ -260,19 +287,33 @@ class MessageStore:
                     removed.append(row)
             if removed:
                 self._adjust_folder(
-                    txn, mailbox, folder, count=-len(removed), size=-sum(r.size for r in removed),
-                    unseen=-sum(Flag.SEEN not in r.flags for r in removed))
+                    txn,
+                    mailbox,
+                    folder,
+                    count=-len(removed),
+                    size=-sum(r.size for r in removed),
+                    unseen=-sum(Flag.SEEN not in r.flags for r in removed),
+                )
         self.mbox_env.commit_point()
         failpoints.hit("expunge.between-mbox-and-msgid-commit")
         self._release([r.msgid for r in removed])
         return removed
 
-    def _adjust_folder(self, txn: bdb.Txn, mailbox: str, folder: str, *, count: int = 0,
-                       size: int = 0, unseen: int = 0) -> None:
+    def _adjust_folder(
+        self,
+        txn: bdb.Txn,
+        mailbox: str,
+        folder: str,
+        *,
+        count: int = 0,
+        size: int = 0,
+        unseen: int = 0,
+    ) -> None:
         meta_key = f"{mailbox}\x00{folder}".encode()
         meta = FolderMeta.decode(meta_key, self._folders.get(meta_key, txn=txn))
-        meta = replace(meta, count=meta.count + count, size=meta.size + size,
-                       unseen=meta.unseen + unseen)
+        meta = replace(
+            meta, count=meta.count + count, size=meta.size + size, unseen=meta.unseen + unseen
+        )
         self._folders.put(meta_key, meta.encode(), txn=txn)
 
     def _release(self, msgids: Sequence[str]) -> None:
@@ -284,8 +325,9 @@ class MessageStore:
                 if value is None:
                     continue
                 record = MsgRecord.decode(msgid.encode(), value)
-                self._records.put(msgid.encode(), replace(record, refcount=record.refcount - 1)
-                                  .encode(), txn=txn)
+                self._records.put(
+                    msgid.encode(), replace(record, refcount=record.refcount - 1).encode(), txn=txn
+                )
 
     def purge(self) -> list[str]:
         """Delete records with refcount 0, then their files; returns the purged msgids."""

@@ -52,8 +52,14 @@ class MsgRecord:
 
     def encode(self) -> bytes:
         return _dumps(
-            {"p": self.path, "s": self.size, "d": self.digest, "r": self.refcount,
-             "t": self.created, "h": self.header_id}
+            {
+                "p": self.path,
+                "s": self.size,
+                "d": self.digest,
+                "r": self.refcount,
+                "t": self.created,
+                "h": self.header_id,
+            }
         )
 
     @classmethod
@@ -100,8 +106,9 @@ class Row:
     size: int
 
     def encode(self) -> bytes:
-        return _dumps({"m": self.msgid, "f": flags_code(self.flags), "t": self.arrival,
-                       "s": self.size})
+        return _dumps(
+            {"m": self.msgid, "f": flags_code(self.flags), "t": self.arrival, "s": self.size}
+        )
 
     @classmethod
     def decode(cls, key: bytes, value: bytes) -> Self:
@@ -125,8 +132,15 @@ class FolderMeta:
         return f"{self.mailbox}{SEP}{self.folder}".encode()
 
     def encode(self) -> bytes:
-        return _dumps({"v": self.uidvalidity, "n": self.uidnext, "c": self.count,
-                       "b": self.size, "u": self.unseen})
+        return _dumps(
+            {
+                "v": self.uidvalidity,
+                "n": self.uidnext,
+                "c": self.count,
+                "b": self.size,
+                "u": self.unseen,
+            }
+        )
 
     @classmethod
     def decode(cls, key: bytes, value: bytes) -> Self:
@@ -189,22 +203,41 @@ class Account:
         )
 
     def encode(self) -> bytes:
-        return _dumps({
-            "address": self.address, "login": self.login, "password": self.password_hash,
-            "mailboxid": self.mailbox, "status": self.status.value, "mss": self.mss_host,
-            "name": self.name, "aliases": list(self.aliases),
-            "quota": {"messages": self.quota_messages, "bytes": self.quota_bytes},
-            "cos": self.cos, "created": self.created, "extra": self.extra,
-        })
+        return _dumps(
+            {
+                "address": self.address,
+                "login": self.login,
+                "password": self.password_hash,
+                "mailboxid": self.mailbox,
+                "status": self.status.value,
+                "mss": self.mss_host,
+                "name": self.name,
+                "aliases": list(self.aliases),
+                "quota": {"messages": self.quota_messages, "bytes": self.quota_bytes},
+                "cos": self.cos,
+                "created": self.created,
+                "extra": self.extra,
+            }
+        )
 
     @classmethod
     def decode(cls, key: bytes, value: bytes) -> Self:
         v = json.loads(value)
         return cls(
-            key.decode(), v["address"], v["login"], v["password"], v["mailboxid"],
-            MailboxStatus(v["status"]), v["mss"], v.get("name", ""), tuple(v.get("aliases", ())),
-            v.get("quota", {}).get("messages", 0), v.get("quota", {}).get("bytes", 0),
-            v.get("cos", "default"), v.get("created", 0), dict(v.get("extra", {})),
+            key.decode(),
+            v["address"],
+            v["login"],
+            v["password"],
+            v["mailboxid"],
+            MailboxStatus(v["status"]),
+            v["mss"],
+            v.get("name", ""),
+            tuple(v.get("aliases", ())),
+            v.get("quota", {}).get("messages", 0),
+            v.get("quota", {}).get("bytes", 0),
+            v.get("cos", "default"),
+            v.get("created", 0),
+            dict(v.get("extra", {})),
         )
 
 

@@ -56,17 +56,26 @@ class Spool:
         self.root = root
         self.tmp = root / "tmp"
 
-    def enqueue(self, sender: str, recipients: Sequence[str], body: bytes, *,
-                queue_id: str | None = None) -> QueuedMessage:
+    def enqueue(
+        self, sender: str, recipients: Sequence[str], body: bytes, *, queue_id: str | None = None
+    ) -> QueuedMessage:
         """Write a queue file durably; return only once it is safe to answer `250`."""
         queue_id = queue_id or f"{time.time_ns():x}{os.urandom(3).hex()}"
         queued = int(time.time())
-        header = [b"id: " + queue_id.encode(), b"queued: %d" % queued,
-                  b"from: " + sender.encode()]
+        header = [b"id: " + queue_id.encode(), b"queued: %d" % queued, b"from: " + sender.encode()]
         header += [b"to: " + r.encode() for r in recipients]
         header.append(b"size: %d" % len(body))
-        data = b"".join((MAGIC, b"\n".join(header), b"\n\n", body, END,
-                         hashlib.sha256(body).hexdigest().encode(), b"\n"))
+        data = b"".join(
+            (
+                MAGIC,
+                b"\n".join(header),
+                b"\n\n",
+                body,
+                END,
+                hashlib.sha256(body).hexdigest().encode(),
+                b"\n",
+            )
+        )
         self.tmp.mkdir(parents=True, exist_ok=True)
         tmp = self.tmp / queue_id
         with tmp.open("wb") as handle:
@@ -102,7 +111,7 @@ def read(path: Path) -> QueuedMessage:
     data = path.read_bytes()
     if not data.startswith(MAGIC):
         raise SpoolDamage("no spool header")
-    head, sep, rest = data[len(MAGIC):].partition(b"\n\n")
+    head, sep, rest = data[len(MAGIC) :].partition(b"\n\n")
     if not sep:
         raise SpoolDamage("envelope not terminated")
     fields: dict[str, list[str]] = {}
@@ -119,6 +128,6 @@ def read(path: Path) -> QueuedMessage:
     body, trailer = rest[:size], rest[size:]
     if not trailer.startswith(END) or not trailer.endswith(b"\n"):
         raise SpoolDamage("no end record (file truncated?)")
-    if trailer[len(END):-1].decode("ascii", "replace") != hashlib.sha256(body).hexdigest():
+    if trailer[len(END) : -1].decode("ascii", "replace") != hashlib.sha256(body).hexdigest():
         raise SpoolDamage("end record digest does not match the body")
     return QueuedMessage(queue_id, sender, tuple(fields.get("to", [])), queued, body, path)

@@ -14,7 +14,6 @@ from harness.checker import findings as F
 from harness.checker.run import run_check
 from harness.layout import Layout
 from harness.manifest import write_manifest
-from harness.store import bdb
 from harness.store.directory import Directory
 from harness.store.messagestore import MessageStore
 from harness.store.records import Flag, FolderMeta, MsgRecord, RowKey
@@ -87,15 +86,35 @@ def temp_file_left(layout: Layout, _: Path) -> tuple[str, Path | None]:
 
 def refcount_plus_one(layout: Layout, _: Path) -> tuple[str, Path | None]:
     victim = _victim(layout)
-    _put_record(layout, MsgRecord(victim.msgid, victim.path, victim.size, victim.digest,
-                                  victim.refcount + 1, victim.created, victim.header_id))
+    _put_record(
+        layout,
+        MsgRecord(
+            victim.msgid,
+            victim.path,
+            victim.size,
+            victim.digest,
+            victim.refcount + 1,
+            victim.created,
+            victim.header_id,
+        ),
+    )
     return victim.msgid, None
 
 
 def refcount_minus_one(layout: Layout, _: Path) -> tuple[str, Path | None]:
     victim = next(r for r in _records(layout) if r.refcount >= 2)
-    _put_record(layout, MsgRecord(victim.msgid, victim.path, victim.size, victim.digest,
-                                  victim.refcount - 1, victim.created, victim.header_id))
+    _put_record(
+        layout,
+        MsgRecord(
+            victim.msgid,
+            victim.path,
+            victim.size,
+            victim.digest,
+            victim.refcount - 1,
+            victim.created,
+            victim.header_id,
+        ),
+    )
     return victim.msgid, None
 
 
@@ -109,9 +128,18 @@ def row_to_missing_msgid(layout: Layout, _: Path) -> tuple[str, Path | None]:
 
 def record_to_missing_file(layout: Layout, _: Path) -> tuple[str, Path | None]:
     victim = _victim(layout)
-    _put_record(layout, MsgRecord(victim.msgid, "msgfiles/00/00/0000000000000000", victim.size,
-                                  victim.digest, victim.refcount, victim.created,
-                                  victim.header_id))
+    _put_record(
+        layout,
+        MsgRecord(
+            victim.msgid,
+            "msgfiles/00/00/0000000000000000",
+            victim.size,
+            victim.digest,
+            victim.refcount,
+            victim.created,
+            victim.header_id,
+        ),
+    )
     return victim.msgid, None
 
 
@@ -163,8 +191,15 @@ def mailbox_without_owner(layout: Layout, _: Path) -> tuple[str, Path | None]:
 def folder_count_off(layout: Layout, _: Path) -> tuple[str, Path | None]:
     with MessageStore(layout) as store:
         meta = next(m for m in store.folders() if m.count > 0)
-        bumped = FolderMeta(meta.mailbox, meta.folder, meta.uidvalidity, meta.uidnext,
-                            meta.count + 1, meta.size, meta.unseen)
+        bumped = FolderMeta(
+            meta.mailbox,
+            meta.folder,
+            meta.uidvalidity,
+            meta.uidnext,
+            meta.count + 1,
+            meta.size,
+            meta.unseen,
+        )
         with store.mbox_env.transaction() as txn:
             store.mbox_env.db("folders.db").put(bumped.key(), bumped.encode(), txn=txn)
     return f"{meta.mailbox}/{meta.folder}", None
@@ -186,13 +221,16 @@ def config_changed(layout: Layout, scratch: Path) -> tuple[str, Path | None]:
     manifest = scratch / "golden.manifest"
     write_manifest(layout.root, manifest)
     text = layout.config.read_text()
-    layout.config.write_text(text.replace("/*/mss/checkpointSeconds: [30]",
-                                          "/*/mss/checkpointSeconds: [3600]"))
+    layout.config.write_text(
+        text.replace("/*/mss/checkpointSeconds: [30]", "/*/mss/checkpointSeconds: [3600]")
+    )
     return "/*/mss/checkpointSeconds", manifest
 
 
 def spool_without_end(layout: Layout, _: Path) -> tuple[str, Path | None]:
-    queued = Spool(layout.spool).enqueue("a@partner.example", ["b@example.com"], b"Subject: x\n\nhi\n")
+    queued = Spool(layout.spool).enqueue(
+        "a@partner.example", ["b@example.com"], b"Subject: x\n\nhi\n"
+    )
     size = queued.path.stat().st_size
     os.truncate(queued.path, size - 20)
     return f"mta/spool/{queued.path.name}", None
@@ -256,10 +294,12 @@ def test_the_golden_tree_is_clean(golden_s: Layout) -> None:
 
 
 @pytest.mark.parametrize(("damage", "expected"), DAMAGES, ids=[d.__name__ for d, _ in DAMAGES])
-def test_one_damage_is_exactly_one_finding(damage: Damage, expected: type[F.Finding],
-                                           tree_s: Layout, tmp_path: Path) -> None:
+def test_one_damage_is_exactly_one_finding(
+    damage: Damage, expected: type[F.Finding], tree_s: Layout, tmp_path: Path
+) -> None:
     subject, manifest = damage(tree_s, tmp_path)
     report = run_check(tree_s.root, against=manifest)
     assert report.errors == []
-    assert [(type(f), f.subject) for f in report.findings] == [(expected, subject)], \
-        [str(f) for f in report.findings]
+    assert [(type(f), f.subject) for f in report.findings] == [(expected, subject)], [
+        str(f) for f in report.findings
+    ]
