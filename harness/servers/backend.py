@@ -1,0 +1,41 @@
+"""What the front-end servers (POP3, IMAP) need from the rest of the system.
+
+The real implementation talks to dirserv and the MSS over their internal protocol; tests use
+an in-memory one. Both front ends depend only on this protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from harness.store.records import Account, Flag, FolderMeta, Row
+
+
+class BackendUnavailable(Exception):
+    """The directory or the message store cannot be reached (answer with a temporary error)."""
+
+
+class MailBackend(Protocol):
+    async def authenticate(self, login: str, password: str) -> Account | None:
+        """The account for these credentials, or None when they are wrong."""
+        ...
+
+    async def folders(self, mailbox: str) -> list[FolderMeta]:
+        """Every folder of a mailbox (INBOX first is not guaranteed)."""
+        ...
+
+    async def rows(self, mailbox: str, folder: str) -> list[Row]:
+        """The messages of one folder in uid order."""
+        ...
+
+    async def fetch(self, msgid: str) -> bytes:
+        """The raw message (LF line endings as stored)."""
+        ...
+
+    async def set_flags(self, mailbox: str, folder: str, uid: int, flags: frozenset[Flag]) -> Row:
+        """Replace the flags of one message; returns the updated row."""
+        ...
+
+    async def expunge(self, mailbox: str, folder: str, uids: list[int]) -> list[int]:
+        """Remove these uids (only those flagged deleted are removed); returns removed uids."""
+        ...
