@@ -41,5 +41,13 @@ class StoreError(FiredrillError):
     """A store operation could not be carried out (unknown mailbox, duplicate id, ...)."""
 
 
+class NotFound(StoreError):
+    """The mailbox, folder, message or account does not exist."""
+
+
+class AlreadyExists(StoreError):
+    """The mailbox, message id, account or address is taken."""
+
+
 class ManifestError(FiredrillError):
     """A manifest file is missing, unreadable or of an unknown format."""

@@ -14,6 +14,7 @@ import re
 import shutil
 import struct
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,10 +132,25 @@ def _check_logs(name: str, original: Path, files: list[str]) -> list[Finding]:
     return findings
 
 
-def open_scratch(layout: Layout, scratch: Path) -> ScratchStores:
-    """Copy, verify and recover every environment; return read handles on the copies."""
+@contextlib.contextmanager
+def scratch_copy(layout: Layout, envs: tuple[str, ...] = tuple(DATABASES),
+                 ) -> Iterator[ScratchStores]:
+    """Recovered private copies of some environments, removed afterwards (safe on a live tree)."""
+    with tempfile.TemporaryDirectory(prefix="firedrill-read-") as scratch:
+        stores = open_scratch(layout, Path(scratch), envs)
+        try:
+            yield stores
+        finally:
+            stores.close()
+
+
+def open_scratch(layout: Layout, scratch: Path,
+                 envs: tuple[str, ...] = tuple(DATABASES)) -> ScratchStores:
+    """Copy, verify and recover environments; return read handles on the copies."""
     stores = ScratchStores(scratch)
     for name, files in DATABASES.items():
+        if name not in envs:
+            continue
         original = layout.env(name)
         if not original.is_dir():
             stores.findings.append(StoreMissing(f"db/{name}", "the environment directory is gone"))

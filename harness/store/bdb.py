@@ -9,6 +9,7 @@ describes.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ DATABASES: dict[str, tuple[str, ...]] = {
 }
 """The database files of each environment under db/."""
 
+OWNERS = {"mbox": "mss", "msgid": "mss", "entry": "dirserv", "index": "dirserv"}
+"""The server that owns each environment while it runs."""
+
 Txn = Any
 """A berkeleydb DBTxn (the binding ships no type information)."""
 
@@ -38,7 +42,10 @@ Txn = Any
 class Environment:
     """One open transactional environment and its databases, all B-trees with checksums."""
 
-    def __init__(self, home: Path, name: str, *, durable: bool = True) -> None:
+    def __init__(self, home: Path, name: str, *, durable: bool = True,
+                 as_server: bool = False) -> None:
+        if not as_server:
+            refuse_if_served(home.parent.parent, name)
         self.home = home
         self.name = name
         self.durable = durable
@@ -107,6 +114,28 @@ class Environment:
             handle.close()
         self._dbs = {}
         self._env.close()
+
+
+def server_running(root: Path, program: str) -> bool:
+    """True while `program` holds its lock in the installation at `root`."""
+    lock = root / "run" / f"{program}.lock"
+    if not lock.exists():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def refuse_if_served(root: Path, env: str) -> None:
+    """Opening an environment runs recovery, which must never happen under a live server."""
+    owner = OWNERS.get(env)
+    if owner and server_running(root, owner):
+        raise StoreError(f"{owner} is running on {root}: db/{env} belongs to it "
+                         f"(stop it with imctrl stop {owner}, or read a copy)")
 
 
 def cursor_items(

@@ -16,7 +16,7 @@ from typing import Any
 
 from berkeleydb import db
 
-from harness.errors import StoreError
+from harness.errors import AlreadyExists, NotFound
 from harness.layout import Layout
 from harness.store import bdb
 from harness.store.passwords import verify_password
@@ -28,11 +28,13 @@ DIRCACHE_FILE = "dircache.db"
 class Directory:
     """Accounts, their address/login index and the disposable lookup cache."""
 
-    def __init__(self, layout: Layout, *, durable: bool = True) -> None:
+    def __init__(self, layout: Layout, *, durable: bool = True, as_server: bool = False) -> None:
         self.layout = layout
-        self.entry_env = bdb.Environment(layout.env("entry"), "entry", durable=durable)
+        self.entry_env = bdb.Environment(layout.env("entry"), "entry", durable=durable,
+                                         as_server=as_server)
         try:
-            self.index_env = bdb.Environment(layout.env("index"), "index", durable=durable)
+            self.index_env = bdb.Environment(layout.env("index"), "index", durable=durable,
+                                             as_server=as_server)
         except BaseException:
             self.entry_env.close()
             raise
@@ -48,7 +50,7 @@ class Directory:
         with self.entry_env.transaction() as txn:
             for account in accounts:
                 if self._entries.get(account.entry_id.encode(), txn=txn) is not None:
-                    raise StoreError(f"account {account.entry_id} already exists")
+                    raise AlreadyExists(f"account {account.entry_id} already exists")
                 self._entries.put(account.entry_id.encode(), account.encode(), txn=txn)
         self.entry_env.commit_point()
         with self.index_env.transaction() as txn:
@@ -56,14 +58,14 @@ class Directory:
                 for key in account.index_keys():
                     owner = self._index.get(key.encode(), txn=txn)
                     if owner is not None and owner.decode() != account.entry_id:
-                        raise StoreError(f"{key} already belongs to account {owner.decode()}")
+                        raise AlreadyExists(f"{key} already belongs to account {owner.decode()}")
                     self._index.put(key.encode(), account.entry_id.encode(), txn=txn)
 
     def modify(self, account: Account) -> Account:
         """Replace an account's entry; index keys it lost go, new ones come."""
         old = self.get(account.entry_id)
         if old is None:
-            raise StoreError(f"no account {account.entry_id}")
+            raise NotFound(f"no account {account.entry_id}")
         with self.entry_env.transaction() as txn:
             self._entries.put(account.entry_id.encode(), account.encode(), txn=txn)
         with self.index_env.transaction() as txn:
@@ -78,7 +80,7 @@ class Directory:
         """Remove an account: index keys first, then the entry."""
         account = self.get(entry_id)
         if account is None:
-            raise StoreError(f"no account {entry_id}")
+            raise NotFound(f"no account {entry_id}")
         with self.index_env.transaction() as txn:
             for key in account.index_keys():
                 with contextlib.suppress(db.DBNotFoundError):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness import failpoints
-from harness.errors import StoreError
+from harness.errors import AlreadyExists, NotFound, StoreError
 from harness.layout import Layout
 from harness.store import bdb
 from harness.store.fsync import fsync_dir, syncfs
@@ -88,13 +88,15 @@ class Delivered:
 class MessageStore:
     """Read and write access to one installation's message store (servers stopped or owned)."""
 
-    def __init__(self, layout: Layout, *, durable: bool = True) -> None:
+    def __init__(self, layout: Layout, *, durable: bool = True, as_server: bool = False) -> None:
         self.layout = layout
         self.durable = durable
         self.files = MessageFiles(layout.msgfiles)
-        self.msgid_env = bdb.Environment(layout.env("msgid"), "msgid", durable=durable)
+        self.msgid_env = bdb.Environment(layout.env("msgid"), "msgid", durable=durable,
+                                         as_server=as_server)
         try:
-            self.mbox_env = bdb.Environment(layout.env("mbox"), "mbox", durable=durable)
+            self.mbox_env = bdb.Environment(layout.env("mbox"), "mbox", durable=durable,
+                                            as_server=as_server)
         except BaseException:
             self.msgid_env.close()
             raise
@@ -117,7 +119,7 @@ class MessageStore:
         created = int(time.time()) if created is None else created
         with self.mbox_env.transaction() as txn:
             if self._mailboxes.get(mailbox.encode(), txn=txn) is not None:
-                raise StoreError(f"mailbox {mailbox} already exists")
+                raise AlreadyExists(f"mailbox {mailbox} already exists")
             self._mailboxes.put(
                 mailbox.encode(), MailboxMeta(mailbox, owner, created).encode(), txn=txn
             )
@@ -130,7 +132,7 @@ class MessageStore:
         """Remove a mailbox and its rows, then release its messages; returns their msgids."""
         with self.mbox_env.transaction() as txn:
             if self._mailboxes.get(mailbox.encode(), txn=txn) is None:
-                raise StoreError(f"no mailbox {mailbox}")
+                raise NotFound(f"no mailbox {mailbox}")
             released = []
             for key, value in list(
                 bdb.cursor_items(self._rows, prefix=folder_prefix(mailbox), txn=txn)
@@ -199,7 +201,7 @@ class MessageStore:
         with self.msgid_env.transaction() as txn:
             for record in records:
                 if self._records.get(record.msgid.encode(), txn=txn) is not None:
-                    raise StoreError(f"message id {record.msgid} already stored")
+                    raise AlreadyExists(f"message id {record.msgid} already stored")
                 self._records.put(record.msgid.encode(), record.encode(), txn=txn)
         self.msgid_env.commit_point()
         failpoints.hit("deliver.between-msgid-and-mbox-commit")
@@ -219,7 +221,7 @@ class MessageStore:
                 raise StoreError("a message needs at least one target mailbox")
             for target in item.targets:
                 if self.folder(target.mailbox, target.folder) is None:
-                    raise StoreError(f"no folder {target.folder} in mailbox {target.mailbox}")
+                    raise NotFound(f"no folder {target.folder} in mailbox {target.mailbox}")
 
     def _stage_files(self, batch: Sequence[Incoming]) -> list[Staged]:
         single = len(batch) == 1
@@ -263,7 +265,7 @@ class MessageStore:
         with self.mbox_env.transaction() as txn:
             value = self._rows.get(key.encode(), txn=txn)
             if value is None:
-                raise StoreError(f"no message {key}")
+                raise NotFound(f"no message {key}")
             row = Row.decode(key.encode(), value)
             new = replace(row, flags=flags)
             self._rows.put(key.encode(), new.encode(), txn=txn)
@@ -369,7 +371,7 @@ class MessageStore:
         try:
             return self.files.path(msgid).read_bytes()
         except FileNotFoundError as exc:
-            raise StoreError(f"message file of {msgid} is missing") from exc
+            raise NotFound(f"message file of {msgid} is missing") from exc
 
     def message_path(self, msgid: str) -> Path:
         return self.files.path(msgid)

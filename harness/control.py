@@ -1,0 +1,209 @@
+"""imctrl's logic: start, stop, drain, restart and status of an installation's servers.
+
+Servers are separate processes (`python -m harness.servers PROGRAM --root DIR`). A server is
+running while it holds the lock on `run/<program>.lock`; its pid file says which process that
+is. Signals go only to a process that holds the lock and whose command line names this
+installation's root: never to anything firedrill did not start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.errors import FiredrillError
+from harness.layout import Layout
+from harness.servers.service import lock_path, pid_path
+from harness.store.config import load
+from harness.topology import PROGRAMS, endpoint, setting
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+_children: list[subprocess.Popen[bytes]] = []
+
+
+class ControlError(FiredrillError):
+    """A server did not start or stop as asked."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    name: str
+    state: str
+    pid: int | None
+    host: str
+    address: str
+    port: int
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def select(names: Sequence[str]) -> list[str]:
+    """Expand 'allservers' and check names; result in start order."""
+    if not names or "allservers" in names:
+        return list(PROGRAMS)
+    unknown = [n for n in names if n not in PROGRAMS]
+    if unknown:
+        raise FiredrillError(f"unknown server(s) {', '.join(unknown)}: choose from "
+                             f"allservers, {', '.join(PROGRAMS)}")
+    return [p for p in PROGRAMS if p in names]
+
+
+def _reap() -> None:
+    for child in list(_children):
+        if child.poll() is not None:
+            _children.remove(child)
+
+
+def running_pid(layout: Layout, program: str) -> int | None:
+    """The pid of the live server `program` of this installation, or None."""
+    _reap()
+    lock = lock_path(layout, program)
+    if not lock.exists():
+        return None
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held: the server lives
+        else:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None
+    try:
+        record = json.loads(pid_path(layout, program).read_text())
+        pid = int(record["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid if _is_our_server(pid, layout, program) else None
+
+
+def _is_our_server(pid: int, layout: Layout, program: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    args = [a.decode(errors="replace") for a in cmdline]
+    return "harness.servers" in args and program in args and str(layout.root) in args
+
+
+def status(layout: Layout, names: Sequence[str] = ()) -> list[ServerStatus]:
+    config = load(layout.config)
+    result = []
+    for program in select(names):
+        where = endpoint(config, program)
+        pid = running_pid(layout, program)
+        result.append(ServerStatus(program, "running" if pid else "stopped", pid, where.host,
+                                   where.address, where.port))
+    return result
+
+
+def _answers(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def start(layout: Layout, names: Sequence[str] = (), *, timeout: float = START_TIMEOUT) -> None:
+    """Start the named servers in order, each listening before the next starts."""
+    config = load(layout.config)
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    for program in select(names):
+        if running_pid(layout, program):
+            continue
+        where = endpoint(config, program)
+        log_file = (layout.logs / f"{program}.log").open("ab")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "harness.servers", program, "--root", str(layout.root)],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=layout.root)
+        log_file.close()
+        _children.append(child)
+        deadline = time.monotonic() + timeout
+        while not (running_pid(layout, program) and _answers(where.address, where.port)):
+            if child.poll() is not None:
+                raise ControlError(f"{program} exited with {child.returncode} at start: "
+                                   f"{_tail(layout.logs / f'{program}.log')}")
+            if time.monotonic() > deadline:
+                _signal(child.pid, signal.SIGKILL)
+                raise ControlError(f"{program} did not answer on {where.address}:{where.port} "
+                                   f"within {timeout:.0f}s (see {layout.logs / f'{program}.log'})")
+            time.sleep(0.05)
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _wait_gone(layout: Layout, program: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while running_pid(layout, program):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _shutdown(layout: Layout, names: Iterable[str], sig: int, grace: dict[str, float]) -> None:
+    """Signal servers in reverse start order, each gone before the next; SIGKILL on timeout."""
+    for program in reversed(select(list(names))):
+        pid = running_pid(layout, program)
+        if pid is None:
+            continue
+        _signal(pid, sig)
+        if not _wait_gone(layout, program, grace[program]):
+            _signal(pid, signal.SIGKILL)
+            if not _wait_gone(layout, program, 5):
+                raise ControlError(f"{program} (pid {pid}) does not stop")
+
+
+def stop(layout: Layout, names: Sequence[str] = (), *, timeout: float = STOP_TIMEOUT) -> None:
+    _shutdown(layout, names, signal.SIGTERM, dict.fromkeys(PROGRAMS, timeout))
+
+
+def drain(layout: Layout, names: Sequence[str] = ()) -> None:
+    """Drain: refuse new connections, let open sessions finish (bounded), flush, exit."""
+    config = load(layout.config)
+    grace = {p: float(setting(config, p, "drainTimeoutSeconds", "10")) * 2 + STOP_TIMEOUT
+             for p in PROGRAMS}
+    _shutdown(layout, names, signal.SIGUSR1, grace)
+
+
+def restart(layout: Layout, names: Sequence[str] = ()) -> None:
+    stop(layout, names)
+    start(layout, names)
+
+
+def kill(layout: Layout, names: Sequence[str] = ()) -> list[str]:
+    """SIGKILL the named running servers at once (a crash, for tests and faults)."""
+    killed = []
+    for program in select(names):
+        pid = running_pid(layout, program)
+        if pid:
+            _signal(pid, signal.SIGKILL)
+            killed.append(program)
+    for program in killed:
+        _wait_gone(layout, program, 10)
+    return killed

@@ -1,0 +1,145 @@
+"""The internal protocol between servers (MSS, dirserv, confserv and their clients).
+
+One request per line of JSON, `{"op": ..., "args": {...}, "size": n}`, followed by `n` bytes of
+payload when `size` is given; the reply has the same shape: `{"ok": true, "result": ..., "size": n}`
+or `{"ok": false, "code": ..., "error": ...}`. Simple enough to read in a packet capture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.servers.backend import BackendUnavailable
+
+log = logging.getLogger("firedrill.wire")
+MAX_HEADER = 1024 * 1024
+MAX_PAYLOAD = 64 * 1024 * 1024
+
+
+class WireError(Exception):
+    """A request the server refused: `code` is notfound, exists, invalid or internal."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    op: str
+    args: dict[str, Any]
+    payload: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    result: Any = None
+    payload: bytes = b""
+
+
+Handler = Callable[[Request], Awaitable[Reply]]
+
+
+async def _read_message(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
+    line = await reader.readline()
+    if not line:
+        return None
+    if len(line) > MAX_HEADER:
+        raise WireError("invalid", "header too long")
+    header = json.loads(line)
+    size = int(header.get("size", 0))
+    if size < 0 or size > MAX_PAYLOAD:
+        raise WireError("invalid", f"payload size {size} out of range")
+    payload = await reader.readexactly(size) if size else b""
+    return header, payload
+
+
+def _encode(header: dict[str, Any], payload: bytes) -> bytes:
+    if payload:
+        header["size"] = len(payload)
+    return json.dumps(header, separators=(",", ":")).encode() + b"\n" + payload
+
+
+async def serve_wire(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     handler: Handler) -> None:
+    """Serve requests on one connection until the peer closes it."""
+    try:
+        while True:
+            try:
+                message = await _read_message(reader)
+            except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+                writer.write(_encode({"ok": False, "code": "invalid", "error": str(exc)}, b""))
+                await writer.drain()
+                return
+            except WireError as exc:
+                writer.write(_encode({"ok": False, "code": exc.code, "error": str(exc)}, b""))
+                await writer.drain()
+                return
+            if message is None:
+                return
+            header, payload = message
+            try:
+                reply = await handler(Request(str(header.get("op")), dict(header.get("args") or {}),
+                                              payload))
+                out = _encode({"ok": True, "result": reply.result}, reply.payload)
+            except WireError as exc:
+                out = _encode({"ok": False, "code": exc.code, "error": str(exc)}, b"")
+            except Exception as exc:  # a bug must not kill the server: report and go on
+                log.exception("request %s failed", header.get("op"))
+                out = _encode({"ok": False, "code": "internal", "error": repr(exc)}, b"")
+            writer.write(out)
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return
+    finally:
+        writer.close()
+
+
+class WireClient:
+    """A persistent connection to one internal server; reconnects after errors.
+
+    Connection failures raise BackendUnavailable; refusals raise WireError.
+    """
+
+    def __init__(self, host: str, port: int, *, timeout: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._lock = asyncio.Lock()
+
+    async def call(self, op: str, payload: bytes = b"", **args: Any) -> Reply:
+        async with self._lock:
+            try:
+                return await asyncio.wait_for(self._call(op, args, payload), self.timeout)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+                self._drop()
+                raise BackendUnavailable(f"{op} on {self.host}:{self.port}: {exc!r}") from exc
+
+    async def _call(self, op: str, args: dict[str, Any], payload: bytes) -> Reply:
+        if self._conn is None:
+            self._conn = await asyncio.open_connection(self.host, self.port,
+                                                       limit=MAX_HEADER + 1)
+        reader, writer = self._conn
+        writer.write(_encode({"op": op, "args": args}, payload))
+        await writer.drain()
+        message = await _read_message(reader)
+        if message is None:
+            raise ConnectionResetError("server closed the connection")
+        header, body = message
+        if not header.get("ok"):
+            raise WireError(str(header.get("code")), str(header.get("error")))
+        return Reply(header.get("result"), body)
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn[1].close()
+            self._conn = None
+
+    async def close(self) -> None:
+        self._drop()
