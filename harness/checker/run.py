@@ -14,7 +14,7 @@ from harness.checker import accounts, files, messages
 from harness.checker.context import CheckContext
 from harness.checker.databases import open_scratch
 from harness.checker.findings import CheckError, Finding, Severity, Skipped
-from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS
+from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS, NotAnInstallation
 from harness.sandbox import require_installation
 
 Check = Callable[[CheckContext], Iterator[Finding]]
@@ -79,7 +79,8 @@ class CheckReport:
         }
 
 
-def run_check(root: Path, *, against: Path | None = None, progress: bool = False) -> CheckReport:
+def run_check(root: Path, *, against: Path | None = None, history: Path | None = None,
+              progress: bool = False) -> CheckReport:
     """Check the installation at `root` (and compare it with a manifest when given).
 
     Raises only for bad input (no installation at root); every check's own failure becomes a
@@ -90,6 +91,8 @@ def run_check(root: Path, *, against: Path | None = None, progress: bool = False
         from harness.manifest import validate_manifest
 
         validate_manifest(against)
+    if history is not None and not history.is_file():
+        raise NotAnInstallation(f"no history at {history}")
     started = time.monotonic()
     report = CheckReport(str(layout.root), against=str(against) if against else None)
     with tempfile.TemporaryDirectory(prefix="firedrill-check-") as scratch:
@@ -102,6 +105,10 @@ def run_check(root: Path, *, against: Path | None = None, progress: bool = False
                 from harness.manifest import compare
 
                 checks.append(("manifest", lambda c: compare(c, against)))
+            if history is not None:
+                from harness.checker.durability import check_history
+
+                checks.append(("history", lambda c: check_history(c, history)))
             for name, check in checks:
                 _run_one(name, check, ctx, report)
             report.skipped = ctx.skipped

@@ -66,7 +66,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from harness.checker.render import render_text
     from harness.checker.run import run_check
 
-    report = run_check(args.root, against=args.against, progress=not args.quiet)
+    report = run_check(args.root, against=args.against, history=args.history,
+                       progress=not args.quiet)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -82,6 +83,20 @@ def cmd_manifest(args: argparse.Namespace) -> int:
         f"manifest of {args.root} written to {args.output}: "
         + ", ".join(f"{n:,} {kind}" for kind, n in counts.items())
     )
+    return EXIT_OK
+
+
+def cmd_workload(args: argparse.Namespace) -> int:
+    from harness.history import HistoryWriter
+    from harness.sandbox import require_installation
+    from harness.workload.runner import Workload, WorkloadSpec
+
+    layout = require_installation(args.root)
+    spec = WorkloadSpec(seed=args.seed, rate=args.rate, clients=args.clients)
+    with HistoryWriter(args.history) as history:
+        stats = Workload(layout, spec, history).run(args.seconds)
+    print(f"workload: {sum(stats.values())} operations in {args.seconds:.0f}s, history "
+          f"{args.history}: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
     return EXIT_OK
 
 
@@ -120,8 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("check", cmd_check, "verify an installation's integrity invariants")
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--against", type=Path, help="a manifest made earlier by `firedrill manifest`")
+    p.add_argument("--history", type=Path,
+                   help="a workload history: acknowledged operations must have taken effect")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = command("workload", cmd_workload, "run seeded client traffic against running servers")
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--history", type=Path, required=True, help="append-only history file")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--rate", type=float, default=10.0, help="operations per second")
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--seed", type=int, default=1)
 
     p = command("manifest", cmd_manifest, "record digests of messages, rows, accounts, config")
     p.add_argument("--root", type=Path, required=True)

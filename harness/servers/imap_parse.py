@@ -33,6 +33,7 @@ __all__ = [
 LITERAL_END = re.compile(rb"\{(\d{1,10})(\+?)\}\r?\n?\Z")
 """A line that ends with a literal announcement (`{n}` or the non-synchronizing `{n+}`)."""
 
+_LITERAL = re.compile(rb"\{(\d{1,10})\+?\}\r?\n")
 _ATOM_STOP = b' ()"{\r\n'
 _TAG = re.compile(r"[\x21-\x7e]+")
 _BAD_TAG_CHARS = set('(){%*"\\+')
@@ -144,7 +145,7 @@ class _Lexer:
         raise ParseError("unterminated quoted string")
 
     def literal(self) -> Str:
-        m = re.compile(rb"\{(\d{1,10})\+?\}\r\n").match(self.data, self.pos)
+        m = _LITERAL.match(self.data, self.pos)
         if m is None:
             raise ParseError("bad literal")
         n = int(m.group(1))
@@ -191,6 +192,8 @@ class Command:
 
 def split_tag(data: bytes) -> tuple[str, bytes]:
     """The tag of a raw command and the rest; ParseError when there is no usable tag."""
+    if not data.strip():
+        raise ParseError("empty command")
     head, sep, rest = data.partition(b" ")
     try:
         tag = head.decode("ascii")

@@ -28,7 +28,6 @@ Behaviour worth knowing:
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import re
@@ -508,9 +507,21 @@ async def start_pop3_server(
     *,
     hostname: str,
     idle_timeout: float = 600.0,
+    sessions: set[asyncio.Task[None]] | None = None,
 ) -> asyncio.base_events.Server:
-    """Listen on host:port and serve each connection with `serve_pop3` (one task each)."""
-    handler = functools.partial(
-        serve_pop3, backend=backend, hostname=hostname, idle_timeout=idle_timeout
-    )
-    return await asyncio.start_server(handler, host, port, limit=READER_LIMIT)
+    """Listen on host:port and run `serve_pop3` for each connection in its own task.
+
+    Live session tasks are kept in `sessions` (pass your own set to cancel them at shutdown).
+    The tasks are created here rather than by asyncio's stream protocol, whose done-callback
+    on Python 3.11 logs a spurious error for every cancelled session.
+    """
+    live: set[asyncio.Task[None]] = set() if sessions is None else sessions
+
+    def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.get_running_loop().create_task(
+            serve_pop3(reader, writer, backend, hostname=hostname, idle_timeout=idle_timeout)
+        )
+        live.add(task)
+        task.add_done_callback(live.discard)
+
+    return await asyncio.start_server(connected, host, port, limit=READER_LIMIT)

@@ -143,3 +143,41 @@ class WireClient:
 
     async def close(self) -> None:
         self._drop()
+
+
+class Indeterminate(BackendUnavailable):
+    """The request was sent but no answer came back: it may or may not have happened."""
+
+
+class SyncWireClient:
+    """A blocking client for the same protocol (workload threads, tools). Not thread-safe."""
+
+    def __init__(self, host: str, port: int, *, timeout: float = 10.0) -> None:
+        self.address = (host, port)
+        self.timeout = timeout
+
+    def call(self, op: str, payload: bytes = b"", **args: Any) -> Reply:
+        import socket
+
+        where = f"{op} on {self.address[0]}:{self.address[1]}"
+        try:
+            sock = socket.create_connection(self.address, timeout=self.timeout)
+        except OSError as exc:
+            raise BackendUnavailable(f"{where}: {exc!r}") from exc
+        with sock:
+            try:
+                sock.sendall(_encode({"op": op, "args": args}, payload))
+            except OSError as exc:
+                raise Indeterminate(f"{where}: {exc!r}") from exc
+            try:
+                stream = sock.makefile("rb")
+                line = stream.readline(MAX_HEADER + 1)
+                if not line:
+                    raise ConnectionResetError("server closed the connection")
+                header = json.loads(line)
+                body = stream.read(int(header.get("size", 0))) if header.get("size") else b""
+            except (OSError, ValueError) as exc:
+                raise Indeterminate(f"{where}: no answer: {exc!r}") from exc
+        if not header.get("ok"):
+            raise WireError(str(header.get("code")), str(header.get("error")))
+        return Reply(header.get("result"), body)
