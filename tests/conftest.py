@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,24 @@ def tree_xs(golden_xs: Layout, tmp_path: Path) -> Layout:
     root = tmp_path / "intermail"
     shutil.copytree(golden_xs.root, root, symlinks=True)
     return Layout(root)
+
+
+_networks = iter(range(60, 250))
+
+
+@pytest.fixture
+def live_xs(tree_xs: Layout) -> Iterator[Layout]:
+    """A private XS installation on its own loopback /24 with every server running."""
+    from fixtures.topology import relocate
+    from harness import control
+    from harness.store.config import load, save
+
+    save(relocate(load(tree_xs.config), f"127.0.{next(_networks)}"), tree_xs.config)
+    control.start(tree_xs)
+    try:
+        yield tree_xs
+    finally:
+        try:
+            control.stop(tree_xs)
+        finally:
+            control.kill(tree_xs)

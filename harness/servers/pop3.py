@@ -20,7 +20,8 @@ Behaviour worth knowing:
 * Lines longer than 512 octets are answered ``-ERR line too long`` and discarded without
   buffering them whole; bare LF line ends are accepted.
 * No exclusive maildrop lock is taken (several sessions of one account may run at once).
-* An idle client is disconnected without a response and without UPDATE (RFC 1939 §3).
+* An idle client (no command, or not reading our output, for `idle_timeout` seconds) is
+  disconnected without a response and without UPDATE (RFC 1939 §3).
 * Cancelling the session task (server shutdown) sends ``-ERR [SYS/TEMP] server shutting
   down``, closes, and re-raises `asyncio.CancelledError`.
 """
@@ -178,7 +179,8 @@ class _Session:
         try:
             for start in range(0, len(data), WRITE_CHUNK):
                 self.writer.write(data[start : start + WRITE_CHUNK])
-                await asyncio.wait_for(self.writer.drain(), self.idle_timeout)
+                async with asyncio.timeout(self.idle_timeout):
+                    await self.writer.drain()
         except (ConnectionError, TimeoutError) as exc:
             raise _ClientGone(str(exc) or type(exc).__name__) from exc
 
@@ -208,7 +210,9 @@ class _Session:
         await self.reply(f"+OK {self.hostname} POP3 server ready")
         while not self.done:
             try:
-                raw = await asyncio.wait_for(self.read_line(), self.idle_timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                async with asyncio.timeout(self.idle_timeout):
+                    raw = await self.read_line()
             except _LineTooLong:
                 await self.reply("-ERR line too long")
                 continue
@@ -355,9 +359,10 @@ class _Session:
             if Flag.DELETED not in row.flags:
                 await self.backend.set_flags(mailbox, INBOX, uid, row.flags | {Flag.DELETED})
         removed = await self.backend.expunge(mailbox, INBOX, uids) if uids else []
-        missing = wanted - set(removed)
-        if missing:
-            log.warning("%s: uids %s were not removed", self.peer, sorted(missing))
+        if len(uids) < len(wanted):
+            log.info("%s: uids %s already gone", self.peer, sorted(wanted - current.keys()))
+        if kept := set(uids) - set(removed):
+            log.warning("%s: uids %s were not removed", self.peer, sorted(kept))
         log.info("%s: UPDATE removed %d of %d messages", self.peer, len(removed), len(wanted))
         return len(removed)
 

@@ -1,0 +1,88 @@
+# firedrill: on a fresh Debian machine `make drill` and `make test` do all the set-up.
+# GNU make. `make help` lists the targets.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+SEED        ?= 1
+TIER        ?= S
+DRILL_ROOT  ?= .work/drill/intermail
+PYTEST_ARGS ?=
+BENCH_ARGS  ?=
+
+STAMP     := $(VENV)/.installed
+BIN       := $(VENV)/bin
+FIREDRILL := $(BIN)/firedrill
+
+SHELL       := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+.PHONY: help drill test lint test-slow bench clean clean-reports
+
+help:
+	@echo "make drill          set up, populate a tier $(TIER) installation in $(DRILL_ROOT), check it;"
+	@echo "                    report in reports/<UTC timestamp>-populate-check/ (SEED=$(SEED) TIER=$(TIER))"
+	@echo "make test           set up, then ruff, mypy and pytest -m 'not slow' (PYTEST_ARGS=...)"
+	@echo "make lint           ruff and mypy only"
+	@echo "make test-slow      pytest -m slow"
+	@echo "make bench          python -m bench (BENCH_ARGS=...)"
+	@echo "make clean          remove .work/ and caches (keeps $(VENV) and reports/)"
+	@echo "make clean-reports  remove report directories (keeps reports/README.md and .gitignore)"
+
+# System packages (apt-get as root, otherwise a message), the venv, the package with its dev extras.
+$(STAMP): pyproject.toml scripts/install-system-deps
+	PYTHON='$(PYTHON)' bash scripts/install-system-deps
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# Until the drill runner exists: populate, take a manifest, check the tree against it.
+drill: $(STAMP)
+	@report=reports/$$(date -u +%Y%m%dT%H%M%SZ)-populate-check; \
+	mkdir -p "$$report"; \
+	echo "== populate tier $(TIER), seed $(SEED): $(DRILL_ROOT)"; \
+	$(FIREDRILL) populate --root $(DRILL_ROOT) --tier $(TIER) --seed $(SEED) --force \
+		| tee "$$report/populate.txt"; \
+	echo "== manifest"; \
+	$(FIREDRILL) manifest --root $(DRILL_ROOT) -o "$$report/manifest.jsonl"; \
+	echo "== check"; \
+	$(FIREDRILL) check --root $(DRILL_ROOT) --against "$$report/manifest.jsonl" \
+		| tee "$$report/check.txt" || true; \
+	status=0; \
+	$(FIREDRILL) check --root $(DRILL_ROOT) --against "$$report/manifest.jsonl" --json --quiet \
+		> "$$report/check.json" || status=$$?; \
+	verdict=$$($(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["verdict"])' \
+		"$$report/check.json" 2>/dev/null || echo error); \
+	echo; \
+	echo "verdict: $${verdict^^} (firedrill check exit $$status)"; \
+	echo "report:  $$report/"; \
+	exit $$status
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Exit 5 (nothing collected) only means no test is marked slow yet.
+test-slow: $(STAMP)
+	@$(BIN)/pytest -m slow $(PYTEST_ARGS) || { rc=$$?; \
+		if (( rc == 5 )); then echo "no tests are marked slow yet"; else exit $$rc; fi; }
+
+bench: $(STAMP)
+	@if [[ -f bench/__main__.py ]]; then \
+		$(BIN)/python -m bench $(BENCH_ARGS); \
+	else \
+		echo "no benchmarks yet: bench/__main__.py does not exist"; \
+	fi
+
+clean:
+	rm -rf .work .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+clean-reports:
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +
