@@ -48,5 +48,14 @@ def lab_accounts(root: Path) -> list[LabLogin]:
         if not stores.readable("entry/entry.db"):
             raise FiredrillError(f"cannot read the directory of {root}: run firedrill check")
         accounts = (Account.decode(k, v) for k, v in items(stores.handle("entry", "entry.db")))
-        return [LabLogin(a.address, a.login, passwords.get(a.entry_id, ""), a.mailbox,
-                         a.status.value, a.entry_id) for a in accounts]
+        return [
+            LabLogin(
+                a.address,
+                a.login,
+                passwords.get(a.entry_id, ""),
+                a.mailbox,
+                a.status.value,
+                a.entry_id,
+            )
+            for a in accounts
+        ]

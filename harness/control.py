@@ -57,8 +57,9 @@ def select(names: Sequence[str]) -> list[str]:
         return list(PROGRAMS)
     unknown = [n for n in names if n not in PROGRAMS]
     if unknown:
-        raise FiredrillError(f"unknown server(s) {', '.join(unknown)}: choose from "
-                             f"allservers, {', '.join(PROGRAMS)}")
+        raise FiredrillError(
+            f"unknown server(s) {', '.join(unknown)}: choose from allservers, {', '.join(PROGRAMS)}"
+        )
     return [p for p in PROGRAMS if p in names]
 
 
@@ -105,8 +106,11 @@ def status(layout: Layout, names: Sequence[str] = ()) -> list[ServerStatus]:
     for program in select(names):
         where = endpoint(config, program)
         pid = running_pid(layout, program)
-        result.append(ServerStatus(program, "running" if pid else "stopped", pid, where.host,
-                                   where.address, where.port))
+        result.append(
+            ServerStatus(
+                program, "running" if pid else "stopped", pid, where.host, where.address, where.port
+            )
+        )
     return result
 
 
@@ -129,19 +133,27 @@ def start(layout: Layout, names: Sequence[str] = (), *, timeout: float = START_T
         log_file = (layout.logs / f"{program}.log").open("ab")
         child = subprocess.Popen(
             [sys.executable, "-m", "harness.servers", program, "--root", str(layout.root)],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=layout.root)
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=layout.root,
+        )
         log_file.close()
         _children.append(child)
         deadline = time.monotonic() + timeout
         while not (running_pid(layout, program) and _answers(where.address, where.port)):
             if child.poll() is not None:
-                raise ControlError(f"{program} exited with {child.returncode} at start: "
-                                   f"{_tail(layout.logs / f'{program}.log')}")
+                raise ControlError(
+                    f"{program} exited with {child.returncode} at start: "
+                    f"{_tail(layout.logs / f'{program}.log')}"
+                )
             if time.monotonic() > deadline:
                 _signal(child.pid, signal.SIGKILL)
-                raise ControlError(f"{program} did not answer on {where.address}:{where.port} "
-                                   f"within {timeout:.0f}s (see {layout.logs / f'{program}.log'})")
+                raise ControlError(
+                    f"{program} did not answer on {where.address}:{where.port} "
+                    f"within {timeout:.0f}s (see {layout.logs / f'{program}.log'})"
+                )
             time.sleep(0.05)
 
 
@@ -186,8 +198,10 @@ def stop(layout: Layout, names: Sequence[str] = (), *, timeout: float = STOP_TIM
 def drain(layout: Layout, names: Sequence[str] = ()) -> None:
     """Drain: refuse new connections, let open sessions finish (bounded), flush, exit."""
     config = load(layout.config)
-    grace = {p: float(setting(config, p, "drainTimeoutSeconds", "10")) * 2 + STOP_TIMEOUT
-             for p in PROGRAMS}
+    grace = {
+        p: float(setting(config, p, "drainTimeoutSeconds", "10")) * 2 + STOP_TIMEOUT
+        for p in PROGRAMS
+    }
     _shutdown(layout, names, signal.SIGUSR1, grace)
 
 

@@ -87,8 +87,13 @@ class ConfigChange:
 
 Target = Deliver | Read | SetFlag | Delete | Provision | Deprovision | ConfigChange
 KINDS: dict[str, type[Target]] = {
-    "deliver": Deliver, "read": Read, "flag": SetFlag, "delete": Delete,
-    "provision": Provision, "deprovision": Deprovision, "config": ConfigChange,
+    "deliver": Deliver,
+    "read": Read,
+    "flag": SetFlag,
+    "delete": Delete,
+    "provision": Provision,
+    "deprovision": Deprovision,
+    "config": ConfigChange,
 }
 _NAMES = {cls: name for name, cls in KINDS.items()}
 
@@ -102,8 +107,9 @@ def _encode(target: Target) -> dict[str, Any]:
 
 
 def _decode(data: dict[str, Any]) -> Target:
-    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                              for k, v in data.items() if k != "kind"}
+    fields: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "kind"
+    }
     return KINDS[data["kind"]](**fields)
 
 
@@ -180,21 +186,46 @@ class HistoryWriter:
             index = self._next
             self._next += 1
         at = Stamp.now()
-        self._write({"type": "invoke", "index": index, "worker": worker, "mono": at.mono,
-                     "wall": at.wall, "target": _encode(target)})
+        self._write(
+            {
+                "type": "invoke",
+                "index": index,
+                "worker": worker,
+                "mono": at.mono,
+                "wall": at.wall,
+                "target": _encode(target),
+            }
+        )
         return index
 
-    def complete(self, index: int, outcome: Outcome, *, result: Target | None = None,
-                 error: str = "") -> None:
+    def complete(
+        self, index: int, outcome: Outcome, *, result: Target | None = None, error: str = ""
+    ) -> None:
         at = Stamp.now()
-        self._write({"type": "complete", "index": index, "outcome": outcome.value,
-                     "mono": at.mono, "wall": at.wall, "error": error,
-                     "result": _encode(result) if result is not None else None})
+        self._write(
+            {
+                "type": "complete",
+                "index": index,
+                "outcome": outcome.value,
+                "mono": at.mono,
+                "wall": at.wall,
+                "error": error,
+                "result": _encode(result) if result is not None else None,
+            }
+        )
 
     def event(self, kind: str, name: str, **detail: Any) -> Stamp:
         at = Stamp.now()
-        self._write({"type": "event", "kind": kind, "name": name, "mono": at.mono,
-                     "wall": at.wall, "detail": detail})
+        self._write(
+            {
+                "type": "event",
+                "kind": kind,
+                "name": name,
+                "mono": at.mono,
+                "wall": at.wall,
+                "detail": detail,
+            }
+        )
         return at
 
     def sync(self) -> None:
@@ -209,8 +240,12 @@ class HistoryWriter:
     def __enter__(self) -> HistoryWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
@@ -243,19 +278,26 @@ def read_history(path: Path) -> Iterator[Operation | Event]:
                 order.append(("event", record))
     for what, value in order:
         if what == "event":
-            yield Event(value["kind"], value["name"], Stamp(value["mono"], value["wall"]),
-                        value.get("detail", {}))
+            yield Event(
+                value["kind"],
+                value["name"],
+                Stamp(value["mono"], value["wall"]),
+                value.get("detail", {}),
+            )
             continue
         inv = invokes[value]
         done = completes.get(value)
         result = done.get("result") if done else None
         yield Operation(
-            index=inv["index"], worker=inv["worker"], invoked=Stamp(inv["mono"], inv["wall"]),
+            index=inv["index"],
+            worker=inv["worker"],
+            invoked=Stamp(inv["mono"], inv["wall"]),
             target=_decode(inv["target"]),
             outcome=Outcome(done["outcome"]) if done else Outcome.UNKNOWN,
             completed=Stamp(done["mono"], done["wall"]) if done else None,
             result=_decode(result) if result else None,
-            error=done.get("error", "") if done else "")
+            error=done.get("error", "") if done else "",
+        )
 
 
 def operations(path: Path) -> Iterator[Operation]:

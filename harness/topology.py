@@ -54,8 +54,10 @@ def endpoint(config: ConfigDB, program: str) -> Endpoint:
     address = config.lookup(host, "common", "hostAddress")
     port = config.lookup(host, program, s.port_key)
     if not address or not port or not port.isdigit():
-        raise FiredrillError(f"config.db does not place {program}: need /{host}/common/hostAddress "
-                             f"and /*/{program}/{s.port_key}")
+        raise FiredrillError(
+            f"config.db does not place {program}: need /{host}/common/hostAddress "
+            f"and /*/{program}/{s.port_key}"
+        )
     if not address.startswith("127."):
         raise FiredrillError(f"{program} would listen on {address}: servers stay on 127.0.0.0/8")
     return Endpoint(program, host, address, int(port))

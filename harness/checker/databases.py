@@ -133,8 +133,10 @@ def _check_logs(name: str, original: Path, files: list[str]) -> list[Finding]:
 
 
 @contextlib.contextmanager
-def scratch_copy(layout: Layout, envs: tuple[str, ...] = tuple(DATABASES),
-                 ) -> Iterator[ScratchStores]:
+def scratch_copy(
+    layout: Layout,
+    envs: tuple[str, ...] = tuple(DATABASES),
+) -> Iterator[ScratchStores]:
     """Recovered private copies of some environments, removed afterwards (safe on a live tree)."""
     with tempfile.TemporaryDirectory(prefix="firedrill-read-") as scratch:
         stores = open_scratch(layout, Path(scratch), envs)
@@ -144,8 +146,9 @@ def scratch_copy(layout: Layout, envs: tuple[str, ...] = tuple(DATABASES),
             stores.close()
 
 
-def open_scratch(layout: Layout, scratch: Path,
-                 envs: tuple[str, ...] = tuple(DATABASES)) -> ScratchStores:
+def open_scratch(
+    layout: Layout, scratch: Path, envs: tuple[str, ...] = tuple(DATABASES)
+) -> ScratchStores:
     """Copy, verify and recover environments; return read handles on the copies."""
     stores = ScratchStores(scratch)
     for name, files in DATABASES.items():

@@ -110,7 +110,8 @@ def check_history(ctx: CheckContext, history: Path) -> Iterator[Finding]:
         if copies == 0 and deletion is None:
             yield AcknowledgedMessageLost(
                 f"{mailbox}:{message_id}",
-                f"to {address}, acknowledged at {op.completed.wall if op.completed else 0:.3f}")
+                f"to {address}, acknowledged at {op.completed.wall if op.completed else 0:.3f}",
+            )
         elif copies > 0 and deletion is Outcome.OK:
             yield AcknowledgedDeleteUndone(f"{mailbox}:{message_id}", f"mailbox of {address}")
         elif copies > 1:
@@ -153,8 +154,10 @@ def _config(ctx: CheckContext, exp: Expectations) -> Iterator[Finding]:
     if not exp.config:
         return
     try:
-        config = configdb.ConfigDB.parse(ctx.layout.config.read_text(
-            encoding="utf-8", errors="surrogateescape"), path="config/config.db")
+        config = configdb.ConfigDB.parse(
+            ctx.layout.config.read_text(encoding="utf-8", errors="surrogateescape"),
+            path="config/config.db",
+        )
     except (OSError, ConfigSyntaxError):
         ctx.skip("history config", "config.db cannot be read (reported above)")
         return
@@ -164,5 +167,3 @@ def _config(ctx: CheckContext, exp: Expectations) -> Iterator[Finding]:
         allowed = maybe | ({acked} if acked else set())
         if acked and current not in allowed:
             yield AcknowledgedConfigLost(key, f"acknowledged [{acked}], config.db has [{current}]")
-
-

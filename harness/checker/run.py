@@ -79,8 +79,9 @@ class CheckReport:
         }
 
 
-def run_check(root: Path, *, against: Path | None = None, history: Path | None = None,
-              progress: bool = False) -> CheckReport:
+def run_check(
+    root: Path, *, against: Path | None = None, history: Path | None = None, progress: bool = False
+) -> CheckReport:
     """Check the installation at `root` (and compare it with a manifest when given).
 
     Raises only for bad input (no installation at root); every check's own failure becomes a

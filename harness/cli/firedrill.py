@@ -66,8 +66,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from harness.checker.render import render_text
     from harness.checker.run import run_check
 
-    report = run_check(args.root, against=args.against, history=args.history,
-                       progress=not args.quiet)
+    report = run_check(
+        args.root, against=args.against, history=args.history, progress=not args.quiet
+    )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -95,8 +96,10 @@ def cmd_workload(args: argparse.Namespace) -> int:
     spec = WorkloadSpec(seed=args.seed, rate=args.rate, clients=args.clients)
     with HistoryWriter(args.history) as history:
         stats = Workload(layout, spec, history).run(args.seconds)
-    print(f"workload: {sum(stats.values())} operations in {args.seconds:.0f}s, history "
-          f"{args.history}: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
+    print(
+        f"workload: {sum(stats.values())} operations in {args.seconds:.0f}s, history "
+        f"{args.history}: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items()))
+    )
     return EXIT_OK
 
 
@@ -135,8 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("check", cmd_check, "verify an installation's integrity invariants")
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--against", type=Path, help="a manifest made earlier by `firedrill manifest`")
-    p.add_argument("--history", type=Path,
-                   help="a workload history: acknowledged operations must have taken effect")
+    p.add_argument(
+        "--history",
+        type=Path,
+        help="a workload history: acknowledged operations must have taken effect",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 

@@ -22,8 +22,9 @@ from harness.sandbox import require_installation
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imctrl", description=__doc__.split("\n")[0])
-    parser.add_argument("--root", type=Path, default=None,
-                        help="installation root (default: $INTERMAIL)")
+    parser.add_argument(
+        "--root", type=Path, default=None, help="installation root (default: $INTERMAIL)"
+    )
     parser.add_argument("action", choices=("start", "stop", "drain", "restart", "status"))
     parser.add_argument("servers", nargs="*", metavar="allservers|NAME")
     parser.add_argument("--json", action="store_true", help="status as JSON")
@@ -39,11 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps([r.to_json() for r in rows], indent=2))
             else:
                 for r in rows:
-                    print(f"{r.name:9} {r.state:8} pid {r.pid or '-':>7}  {r.host:6} "
-                          f"{r.address}:{r.port}")
+                    print(
+                        f"{r.name:9} {r.state:8} pid {r.pid or '-':>7}  {r.host:6} "
+                        f"{r.address}:{r.port}"
+                    )
             return EXIT_OK
-        action = {"start": control.start, "stop": control.stop, "drain": control.drain,
-                  "restart": control.restart}[args.action]
+        action = {
+            "start": control.start,
+            "stop": control.stop,
+            "drain": control.drain,
+            "restart": control.restart,
+        }[args.action]
         action(layout, args.servers)
         print(f"imctrl: {args.action} {' '.join(args.servers) or 'allservers'}: done")
         return EXIT_OK

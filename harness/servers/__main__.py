@@ -45,8 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("program", choices=PROGRAMS)
     parser.add_argument("--root", type=Path, required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format=f"%(asctime)s {args.program}[%(process)d] %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {args.program}[%(process)d] %(levelname)s %(message)s",
+    )
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
     try:
         service = service_class(args.program)(Layout(args.root.absolute()))

@@ -24,10 +24,17 @@ from harness.topology import endpoint
 
 def account_json(account: Account) -> dict[str, Any]:
     """An account as clients see it (the password hash is never sent)."""
-    return {"entry_id": account.entry_id, "address": account.address, "login": account.login,
-            "mailbox": account.mailbox, "status": account.status.value,
-            "mss": account.mss_host, "name": account.name, "aliases": list(account.aliases),
-            "cos": account.cos}
+    return {
+        "entry_id": account.entry_id,
+        "address": account.address,
+        "login": account.login,
+        "mailbox": account.mailbox,
+        "status": account.status.value,
+        "mss": account.mss_host,
+        "name": account.name,
+        "aliases": list(account.aliases),
+        "cos": account.cos,
+    }
 
 
 class DirectoryServer(Service):
@@ -91,11 +98,18 @@ class DirectoryServer(Service):
         self._next_entry += 1
         self._next_mailbox += 1
         account = Account(
-            entry_id=entry_id, address=address, login=str(args.get("login") or address),
-            password_hash=hash_password(str(args["password"])), mailbox=mailbox,
-            status=MailboxStatus.ACTIVE, mss_host="ms1", name=str(args.get("name", "")),
+            entry_id=entry_id,
+            address=address,
+            login=str(args.get("login") or address),
+            password_hash=hash_password(str(args["password"])),
+            mailbox=mailbox,
+            status=MailboxStatus.ACTIVE,
+            mss_host="ms1",
+            name=str(args.get("name", "")),
             aliases=tuple(str(a).lower() for a in args.get("aliases", ())),
-            cos=str(args.get("cos", "standard")), created=int(time.time()))
+            cos=str(args.get("cos", "standard")),
+            created=int(time.time()),
+        )
         await self.mss.call("create_mailbox", mailbox=mailbox, owner=entry_id)
         self.directory.add([account])
         return account
@@ -134,6 +148,3 @@ class DirectoryServer(Service):
             await self.mss.close()
         if hasattr(self, "directory"):
             self.directory.close()
-
-
-

@@ -15,8 +15,10 @@ from harness.topology import endpoint, setting
 class _FrontEnd(Service):
     async def open(self) -> None:
         directory, store = endpoint(self.config, "dirserv"), endpoint(self.config, "mss")
-        self.backend = RemoteBackend(WireClient(directory.address, directory.port, timeout=5),
-                                     WireClient(store.address, store.port, timeout=30))
+        self.backend = RemoteBackend(
+            WireClient(directory.address, directory.port, timeout=5),
+            WireClient(store.address, store.port, timeout=30),
+        )
         self.idle_timeout = float(setting(self.config, self.program, "idleTimeoutSeconds", "600"))
         self.hostname = f"{self.endpoint.host}.example.com"
 
@@ -29,8 +31,9 @@ class PopServer(_FrontEnd):
     program = "popserv"
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_pop3(reader, writer, self.backend, hostname=self.hostname,
-                         idle_timeout=self.idle_timeout)
+        await serve_pop3(
+            reader, writer, self.backend, hostname=self.hostname, idle_timeout=self.idle_timeout
+        )
 
 
 class ImapServer(_FrontEnd):
@@ -38,5 +41,6 @@ class ImapServer(_FrontEnd):
     default_drain_policy = "stop"
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_imap(reader, writer, self.backend, hostname=self.hostname,
-                         idle_timeout=self.idle_timeout)
+        await serve_imap(
+            reader, writer, self.backend, hostname=self.hostname, idle_timeout=self.idle_timeout
+        )

@@ -19,15 +19,27 @@ from harness.topology import setting
 
 
 def row_json(row: Row) -> dict[str, Any]:
-    return {"mailbox": row.key.mailbox, "folder": row.key.folder, "uid": row.key.uid,
-            "msgid": row.msgid, "flags": "".join(sorted(f.value for f in row.flags)),
-            "arrival": row.arrival, "size": row.size}
+    return {
+        "mailbox": row.key.mailbox,
+        "folder": row.key.folder,
+        "uid": row.key.uid,
+        "msgid": row.msgid,
+        "flags": "".join(sorted(f.value for f in row.flags)),
+        "arrival": row.arrival,
+        "size": row.size,
+    }
 
 
 def folder_json(meta: FolderMeta) -> dict[str, Any]:
-    return {"mailbox": meta.mailbox, "folder": meta.folder, "uidvalidity": meta.uidvalidity,
-            "uidnext": meta.uidnext, "count": meta.count, "size": meta.size,
-            "unseen": meta.unseen}
+    return {
+        "mailbox": meta.mailbox,
+        "folder": meta.folder,
+        "uidvalidity": meta.uidvalidity,
+        "uidnext": meta.uidnext,
+        "count": meta.count,
+        "size": meta.size,
+        "unseen": meta.unseen,
+    }
 
 
 class MessageStoreServer(Service):
@@ -104,8 +116,11 @@ def _expunge(store: MessageStore, args: dict[str, Any], _: bytes) -> Reply:
     uids = args.get("uids")
     wanted = None if uids is None else [int(u) for u in uids]
     if wanted is not None:  # only rows flagged deleted go, whatever the client asked
-        flagged = {r.key.uid for r in store.rows(args["mailbox"], args["folder"])
-                   if "D" in {f.value for f in r.flags}}
+        flagged = {
+            r.key.uid
+            for r in store.rows(args["mailbox"], args["folder"])
+            if "D" in {f.value for f in r.flags}
+        }
         wanted = [u for u in wanted if u in flagged]
     removed = store.expunge(args["mailbox"], args["folder"], wanted)
     return Reply([r.key.uid for r in removed])
@@ -122,8 +137,13 @@ def _delete_mailbox(store: MessageStore, args: dict[str, Any], _: bytes) -> Repl
 
 def _stats(store: MessageStore, args: dict[str, Any], _: bytes) -> Reply:
     folders = list(store.folders(args["mailbox"]))
-    return Reply({"messages": sum(f.count for f in folders), "bytes": sum(f.size for f in folders),
-                  "unseen": sum(f.unseen for f in folders)})
+    return Reply(
+        {
+            "messages": sum(f.count for f in folders),
+            "bytes": sum(f.size for f in folders),
+            "unseen": sum(f.unseen for f in folders),
+        }
+    )
 
 
 def _purge(store: MessageStore, args: dict[str, Any], _: bytes) -> Reply:
@@ -135,7 +155,15 @@ def _ping(store: MessageStore, args: dict[str, Any], _: bytes) -> Reply:
 
 
 _OPS = {
-    "deliver": _deliver, "rows": _rows, "folders": _folders, "fetch": _fetch,
-    "set_flags": _set_flags, "expunge": _expunge, "create_mailbox": _create_mailbox,
-    "delete_mailbox": _delete_mailbox, "stats": _stats, "purge": _purge, "ping": _ping,
+    "deliver": _deliver,
+    "rows": _rows,
+    "folders": _folders,
+    "fetch": _fetch,
+    "set_flags": _set_flags,
+    "expunge": _expunge,
+    "create_mailbox": _create_mailbox,
+    "delete_mailbox": _delete_mailbox,
+    "stats": _stats,
+    "purge": _purge,
+    "ping": _ping,
 }

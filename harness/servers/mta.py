@@ -79,15 +79,30 @@ class MailTransferAgent(Service):
     async def start_listening(self) -> asyncio.Server:
         loop = asyncio.get_running_loop()
         return await loop.create_server(
-            lambda: _TrackedSMTP(self, self, hostname=self.banner_host,
-                                 data_size_limit=self.max_size, enable_SMTPUTF8=True,
-                                 decode_data=False, ident="InterMail lab MTA (firedrill)"),
-            self.endpoint.address, self.endpoint.port, reuse_address=True)
+            lambda: _TrackedSMTP(
+                self,
+                self,
+                hostname=self.banner_host,
+                data_size_limit=self.max_size,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+                ident="InterMail lab MTA (firedrill)",
+            ),
+            self.endpoint.address,
+            self.endpoint.port,
+            reuse_address=True,
+        )
 
     # -- SMTP hooks ----------------------------------------------------------------------------
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if len(envelope.rcpt_tos) >= self.max_rcpt:
             return "452 4.5.3 Too many recipients"
         domain = address.rpartition("@")[2].lower()
@@ -109,11 +124,14 @@ class MailTransferAgent(Service):
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content: bytes = envelope.original_content or b""
         body = content.replace(b"\r\n", b"\n")
-        received = (f"Received: from {session.host_name or 'unknown'} "
-                    f"([{session.peer[0] if session.peer else 'unknown'}]) by {self.banner_host} "
-                    f"with SMTP; {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\n")
-        queued = self.spool.enqueue(envelope.mail_from or "", envelope.rcpt_tos,
-                                    received.encode() + body)
+        received = (
+            f"Received: from {session.host_name or 'unknown'} "
+            f"([{session.peer[0] if session.peer else 'unknown'}]) by {self.banner_host} "
+            f"with SMTP; {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\n"
+        )
+        queued = self.spool.enqueue(
+            envelope.mail_from or "", envelope.rcpt_tos, received.encode() + body
+        )
         self._queue.put_nowait(queued)
         return f"250 2.0.0 Ok: queued as {queued.queue_id}"
 
@@ -142,8 +160,9 @@ class MailTransferAgent(Service):
             except (BackendUnavailable, WireError) as exc:
                 if self._stopping:
                     return
-                log.info("delivery of %s deferred (%s); retry in %.1fs", message.queue_id, exc,
-                         delay)
+                log.info(
+                    "delivery of %s deferred (%s); retry in %.1fs", message.queue_id, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
 

@@ -9,21 +9,40 @@ from harness.store.records import Account, Flag, FolderMeta, MailboxStatus, Row,
 
 
 def _account(data: dict[str, Any]) -> Account:
-    return Account(entry_id=data["entry_id"], address=data["address"], login=data["login"],
-                   password_hash="", mailbox=data["mailbox"],
-                   status=MailboxStatus(data["status"]), mss_host=data.get("mss", ""),
-                   name=data.get("name", ""), aliases=tuple(data.get("aliases", ())),
-                   cos=data.get("cos", ""))
+    return Account(
+        entry_id=data["entry_id"],
+        address=data["address"],
+        login=data["login"],
+        password_hash="",
+        mailbox=data["mailbox"],
+        status=MailboxStatus(data["status"]),
+        mss_host=data.get("mss", ""),
+        name=data.get("name", ""),
+        aliases=tuple(data.get("aliases", ())),
+        cos=data.get("cos", ""),
+    )
 
 
 def _row(data: dict[str, Any]) -> Row:
-    return Row(RowKey(data["mailbox"], data["folder"], int(data["uid"])), data["msgid"],
-               parse_flags(data["flags"]), int(data["arrival"]), int(data["size"]))
+    return Row(
+        RowKey(data["mailbox"], data["folder"], int(data["uid"])),
+        data["msgid"],
+        parse_flags(data["flags"]),
+        int(data["arrival"]),
+        int(data["size"]),
+    )
 
 
 def _folder(data: dict[str, Any]) -> FolderMeta:
-    return FolderMeta(data["mailbox"], data["folder"], data["uidvalidity"], data["uidnext"],
-                      data["count"], data["size"], data["unseen"])
+    return FolderMeta(
+        data["mailbox"],
+        data["folder"],
+        data["uidvalidity"],
+        data["uidnext"],
+        data["count"],
+        data["size"],
+        data["unseen"],
+    )
 
 
 class RemoteBackend:
@@ -54,8 +73,9 @@ class RemoteBackend:
 
     async def set_flags(self, mailbox: str, folder: str, uid: int, flags: frozenset[Flag]) -> Row:
         code = "".join(sorted(f.value for f in flags))
-        reply = await self.mss.call("set_flags", mailbox=mailbox, folder=folder, uid=uid,
-                                    flags=code)
+        reply = await self.mss.call(
+            "set_flags", mailbox=mailbox, folder=folder, uid=uid, flags=code
+        )
         return _row(reply.result)
 
     async def expunge(self, mailbox: str, folder: str, uids: list[int]) -> list[int]:

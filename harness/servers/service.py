@@ -53,8 +53,9 @@ class Service:
         self.config: ConfigDB = load(layout.config)
         self.endpoint: Endpoint = endpoint(self.config, self.program)
         self.drain_timeout = float(setting(self.config, self.program, "drainTimeoutSeconds", "10"))
-        self.drain_policy = setting(self.config, self.program, "drainPolicy",
-                                    self.default_drain_policy)
+        self.drain_policy = setting(
+            self.config, self.program, "drainPolicy", self.default_drain_policy
+        )
         self._sessions: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._shutdown: asyncio.Future[str] | None = None
@@ -92,8 +93,13 @@ class Service:
         self._periodic.append(asyncio.create_task(loop()))
 
     async def start_listening(self) -> asyncio.Server:
-        return await asyncio.start_server(self._accept, self.endpoint.address, self.endpoint.port,
-                                          reuse_address=True, limit=1024 * 1024)
+        return await asyncio.start_server(
+            self._accept,
+            self.endpoint.address,
+            self.endpoint.port,
+            reuse_address=True,
+            limit=1024 * 1024,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -105,11 +111,17 @@ class Service:
         except BlockingIOError:
             handle.close()
             raise FiredrillError(
-                f"{self.program} is already running in {self.layout.root}") from None
+                f"{self.program} is already running in {self.layout.root}"
+            ) from None
         self._lock = handle
-        record = {"pid": os.getpid(), "program": self.program, "root": str(self.layout.root),
-                  "started": time.time(), "address": self.endpoint.address,
-                  "port": self.endpoint.port}
+        record = {
+            "pid": os.getpid(),
+            "program": self.program,
+            "root": str(self.layout.root),
+            "started": time.time(),
+            "address": self.endpoint.address,
+            "port": self.endpoint.port,
+        }
         tmp = pid_path(self.layout, self.program).with_suffix(".pid.tmp")
         tmp.write_text(json.dumps(record) + "\n")
         os.replace(tmp, pid_path(self.layout, self.program))
@@ -125,14 +137,18 @@ class Service:
         self._acquire_lock()
         loop = asyncio.get_running_loop()
         self._shutdown = loop.create_future()
-        for sig, how in ((signal.SIGTERM, "stop"), (signal.SIGINT, "stop"),
-                         (signal.SIGUSR1, "drain")):
+        for sig, how in (
+            (signal.SIGTERM, "stop"),
+            (signal.SIGINT, "stop"),
+            (signal.SIGUSR1, "drain"),
+        ):
             loop.add_signal_handler(sig, self.request, how)
         try:
             await self.open()
             self._server = await self.start_listening()
-            log.info("%s listening on %s:%d", self.program, self.endpoint.address,
-                     self.endpoint.port)
+            log.info(
+                "%s listening on %s:%d", self.program, self.endpoint.address, self.endpoint.port
+            )
             how = await self._shutdown
             await self._wind_down(how)
         finally:

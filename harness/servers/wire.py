@@ -65,8 +65,9 @@ def _encode(header: dict[str, Any], payload: bytes) -> bytes:
     return json.dumps(header, separators=(",", ":")).encode() + b"\n" + payload
 
 
-async def serve_wire(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     handler: Handler) -> None:
+async def serve_wire(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handler: Handler
+) -> None:
     """Serve requests on one connection until the peer closes it."""
     try:
         while True:
@@ -84,8 +85,9 @@ async def serve_wire(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                 return
             header, payload = message
             try:
-                reply = await handler(Request(str(header.get("op")), dict(header.get("args") or {}),
-                                              payload))
+                reply = await handler(
+                    Request(str(header.get("op")), dict(header.get("args") or {}), payload)
+                )
                 out = _encode({"ok": True, "result": reply.result}, reply.payload)
             except WireError as exc:
                 out = _encode({"ok": False, "code": exc.code, "error": str(exc)}, b"")
@@ -123,8 +125,7 @@ class WireClient:
 
     async def _call(self, op: str, args: dict[str, Any], payload: bytes) -> Reply:
         if self._conn is None:
-            self._conn = await asyncio.open_connection(self.host, self.port,
-                                                       limit=MAX_HEADER + 1)
+            self._conn = await asyncio.open_connection(self.host, self.port, limit=MAX_HEADER + 1)
         reader, writer = self._conn
         writer.write(_encode({"op": op, "args": args}, payload))
         await writer.drain()

@@ -42,8 +42,9 @@ Txn = Any
 class Environment:
     """One open transactional environment and its databases, all B-trees with checksums."""
 
-    def __init__(self, home: Path, name: str, *, durable: bool = True,
-                 as_server: bool = False) -> None:
+    def __init__(
+        self, home: Path, name: str, *, durable: bool = True, as_server: bool = False
+    ) -> None:
         if not as_server:
             refuse_if_served(home.parent.parent, name)
         self.home = home
@@ -134,8 +135,10 @@ def refuse_if_served(root: Path, env: str) -> None:
     """Opening an environment runs recovery, which must never happen under a live server."""
     owner = OWNERS.get(env)
     if owner and server_running(root, owner):
-        raise StoreError(f"{owner} is running on {root}: db/{env} belongs to it "
-                         f"(stop it with imctrl stop {owner}, or read a copy)")
+        raise StoreError(
+            f"{owner} is running on {root}: db/{env} belongs to it "
+            f"(stop it with imctrl stop {owner}, or read a copy)"
+        )
 
 
 def cursor_items(

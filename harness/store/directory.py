@@ -30,11 +30,13 @@ class Directory:
 
     def __init__(self, layout: Layout, *, durable: bool = True, as_server: bool = False) -> None:
         self.layout = layout
-        self.entry_env = bdb.Environment(layout.env("entry"), "entry", durable=durable,
-                                         as_server=as_server)
+        self.entry_env = bdb.Environment(
+            layout.env("entry"), "entry", durable=durable, as_server=as_server
+        )
         try:
-            self.index_env = bdb.Environment(layout.env("index"), "index", durable=durable,
-                                             as_server=as_server)
+            self.index_env = bdb.Environment(
+                layout.env("index"), "index", durable=durable, as_server=as_server
+            )
         except BaseException:
             self.entry_env.close()
             raise

@@ -92,11 +92,13 @@ class MessageStore:
         self.layout = layout
         self.durable = durable
         self.files = MessageFiles(layout.msgfiles)
-        self.msgid_env = bdb.Environment(layout.env("msgid"), "msgid", durable=durable,
-                                         as_server=as_server)
+        self.msgid_env = bdb.Environment(
+            layout.env("msgid"), "msgid", durable=durable, as_server=as_server
+        )
         try:
-            self.mbox_env = bdb.Environment(layout.env("mbox"), "mbox", durable=durable,
-                                            as_server=as_server)
+            self.mbox_env = bdb.Environment(
+                layout.env("mbox"), "mbox", durable=durable, as_server=as_server
+            )
         except BaseException:
             self.msgid_env.close()
             raise

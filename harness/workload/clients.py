@@ -56,6 +56,7 @@ def message_id_of(header_bytes: bytes) -> str:
 
 # -- SMTP ------------------------------------------------------------------------------------
 
+
 def send(ep: Endpoints, sender: str, recipients: list[str], body: bytes) -> Sent:
     """Send one message; unknown outcome when the connection breaks after the data went out."""
     try:
@@ -78,8 +79,12 @@ def send(ep: Endpoints, sender: str, recipients: list[str], body: bytes) -> Sent
         except (OSError, smtplib.SMTPException) as exc:
             raise Failed(f"before DATA: {exc}") from exc
         try:
-            data = smtplib.quotedata(body.decode("utf-8", "surrogateescape")).encode(
-                "utf-8", "surrogateescape").replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            data = (
+                smtplib.quotedata(body.decode("utf-8", "surrogateescape"))
+                .encode("utf-8", "surrogateescape")
+                .replace(b"\r\n", b"\n")
+                .replace(b"\n", b"\r\n")
+            )
             if not data.endswith(b"\r\n"):
                 data += b"\r\n"
             smtp.send(data + b".\r\n")
@@ -98,6 +103,7 @@ def send(ep: Endpoints, sender: str, recipients: list[str], body: bytes) -> Sent
 
 
 # -- POP3 ------------------------------------------------------------------------------------
+
 
 def _pop(ep: Endpoints, login: str, password: str) -> poplib.POP3:
     try:
@@ -123,8 +129,13 @@ def pop_read(ep: Endpoints, login: str, password: str, pick: Callable[[int], int
         raise Failed(f"read: {exc}") from exc
 
 
-def pop_delete(ep: Endpoints, login: str, password: str, pick: Callable[[int], int],
-               on_commit: Callable[[str], None]) -> str | None:
+def pop_delete(
+    ep: Endpoints,
+    login: str,
+    password: str,
+    pick: Callable[[int], int],
+    on_commit: Callable[[str], None],
+) -> str | None:
     """Delete one message: DELE then QUIT (the commit). Returns its Message-ID, or None if empty."""
     pop = _pop(ep, login, password)
     try:
@@ -150,6 +161,7 @@ def pop_delete(ep: Endpoints, login: str, password: str, pick: Callable[[int], i
 
 
 # -- IMAP ------------------------------------------------------------------------------------
+
 
 def _imap(ep: Endpoints, login: str, password: str) -> imaplib.IMAP4:
     try:
@@ -195,8 +207,14 @@ def imap_read(ep: Endpoints, login: str, password: str, pick: Callable[[int], in
         _close(imap)
 
 
-def imap_flag(ep: Endpoints, login: str, password: str, pick: Callable[[int], int], flag: str,
-              on_commit: Callable[[str], None]) -> str | None:
+def imap_flag(
+    ep: Endpoints,
+    login: str,
+    password: str,
+    pick: Callable[[int], int],
+    flag: str,
+    on_commit: Callable[[str], None],
+) -> str | None:
     """Add `flag` to one message; returns its Message-ID (None when the folder is empty)."""
     imap = _imap(ep, login, password)
     try:
@@ -218,8 +236,13 @@ def imap_flag(ep: Endpoints, login: str, password: str, pick: Callable[[int], in
         _close(imap)
 
 
-def imap_delete(ep: Endpoints, login: str, password: str, pick: Callable[[int], int],
-                on_commit: Callable[[str], None]) -> str | None:
+def imap_delete(
+    ep: Endpoints,
+    login: str,
+    password: str,
+    pick: Callable[[int], int],
+    on_commit: Callable[[str], None],
+) -> str | None:
     """STORE \\Deleted then EXPUNGE (the commit); returns the Message-ID deleted."""
     imap = _imap(ep, login, password)
     try:
@@ -246,6 +269,7 @@ def imap_delete(ep: Endpoints, login: str, password: str, pick: Callable[[int], 
 
 # -- directory and configuration (internal protocol) -----------------------------------------
 
+
 def wire(server: tuple[str, int], op: str, **args: Any) -> Any:
     """One provisioning or configuration request; refusals are Failed, lost answers unknown."""
     client = SyncWireClient(*server, timeout=TIMEOUT)
@@ -255,5 +279,3 @@ def wire(server: tuple[str, int], op: str, **args: Any) -> Any:
         raise Indeterminate(str(exc)) from exc
     except (BackendUnavailable, WireError) as exc:
         raise Failed(str(exc)) from exc
-
-

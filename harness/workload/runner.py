@@ -134,9 +134,13 @@ class Workload:
         self.history = history
         self.endpoints = endpoints_of(layout)
         self.factory = MailFactory(spec.seed)
-        self.pool = _Pool([Login(a.address, a.login, a.password)
-                           for a in lab_accounts(layout.root)
-                           if a.status == "active" and a.password])
+        self.pool = _Pool(
+            [
+                Login(a.address, a.login, a.password)
+                for a in lab_accounts(layout.root)
+                if a.status == "active" and a.password
+            ]
+        )
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self._tickets: queue.Queue[int | None] = queue.Queue(maxsize=spec.clients * 2)
@@ -148,17 +152,27 @@ class Workload:
 
     def start(self) -> None:
         """Start the clients; each start is a new run with its own Message-ID space."""
-        self.run_number = sum(1 for e in read_history(self.history.path)
-                              if isinstance(e, Event) and e.kind == "workload"
-                              and e.name == "start")
-        self.history.event("workload", "start", seed=self.spec.seed, run=self.run_number,
-                           rate=self.spec.rate, clients=self.spec.clients)
+        self.run_number = sum(
+            1
+            for e in read_history(self.history.path)
+            if isinstance(e, Event) and e.kind == "workload" and e.name == "start"
+        )
+        self.history.event(
+            "workload",
+            "start",
+            seed=self.spec.seed,
+            run=self.run_number,
+            rate=self.spec.rate,
+            clients=self.spec.clients,
+        )
         self._stop.clear()
-        self._threads = [threading.Thread(target=self._schedule, name="workload-scheduler",
-                                          daemon=True)]
-        self._threads += [threading.Thread(target=self._client, args=(n,), daemon=True,
-                                           name=f"workload-{n}")
-                          for n in range(self.spec.clients)]
+        self._threads = [
+            threading.Thread(target=self._schedule, name="workload-scheduler", daemon=True)
+        ]
+        self._threads += [
+            threading.Thread(target=self._client, args=(n,), daemon=True, name=f"workload-{n}")
+            for n in range(self.spec.clients)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -233,21 +247,33 @@ class Workload:
         if not rcpts or rng.random() < self.spec.unknown_recipient_share:
             rcpts.append(f"nobody.{number}@example.com")
         local = self.pool.pick(rng)
-        sender = local[0].address if local and rng.random() < 0.3 else \
-            f"sender{number % 97}@partner.example"
-        size = (rng.randint(1_000_000, 3_000_000) if rng.random() < self.spec.large_share
-                else min(message_size(rng), self.spec.max_size))
+        sender = (
+            local[0].address
+            if local and rng.random() < 0.3
+            else f"sender{number % 97}@partner.example"
+        )
+        size = (
+            rng.randint(1_000_000, 3_000_000)
+            if rng.random() < self.spec.large_share
+            else min(message_size(rng), self.spec.max_size)
+        )
         message_id = f"<wl.{self.spec.seed}.{self.run_number}.{number}@{MESSAGE_ID_DOMAIN}>"
-        body = self.factory.compose(WORKLOAD_INDEX_BASE + number, sender=sender,
-                                    sender_name="Workload", recipients=rcpts,
-                                    date=datetime.now(UTC), size=size)
+        body = self.factory.compose(
+            WORKLOAD_INDEX_BASE + number,
+            sender=sender,
+            sender_name="Workload",
+            recipients=rcpts,
+            date=datetime.now(UTC),
+            size=size,
+        )
         body = _MESSAGE_ID.sub(f"Message-ID: {message_id}".encode(), body, count=1)
         target = Deliver(message_id, sender, tuple(rcpts), len(body))
 
         def run() -> Deliver:
             sent = clients.send(self.endpoints, sender, rcpts, body)
-            return Deliver(message_id, sender, tuple(rcpts), len(body), sent.accepted,
-                           sent.queue_id)
+            return Deliver(
+                message_id, sender, tuple(rcpts), len(body), sent.accepted, sent.queue_id
+            )
 
         self._record(target, worker, run)
 
@@ -263,8 +289,11 @@ class Workload:
 
         def run() -> Read:
             reader = clients.pop_read if protocol == "pop3" else clients.imap_read
-            return Read(account.address, protocol, reader(self.endpoints, account.login,
-                                                          account.password, pick))
+            return Read(
+                account.address,
+                protocol,
+                reader(self.endpoints, account.login, account.password, pick),
+            )
 
         self._record(Read(account.address, protocol), worker, run)
 
@@ -292,14 +321,17 @@ class Workload:
         outcome, error = Outcome.OK, ""
         try:
             if make is SetFlag:
-                done = clients.imap_flag(self.endpoints, account.login, account.password, pick,
-                                         flag, commit)
+                done = clients.imap_flag(
+                    self.endpoints, account.login, account.password, pick, flag, commit
+                )
             elif protocol == "pop3":
-                done = clients.pop_delete(self.endpoints, account.login, account.password, pick,
-                                          commit)
+                done = clients.pop_delete(
+                    self.endpoints, account.login, account.password, pick, commit
+                )
             else:
-                done = clients.imap_delete(self.endpoints, account.login, account.password,
-                                           pick, commit)
+                done = clients.imap_delete(
+                    self.endpoints, account.login, account.password, pick, commit
+                )
             if done is None:
                 return  # an empty folder: nothing was attempted
         except Failed as exc:
@@ -325,8 +357,14 @@ class Workload:
         password = f"pw-{rng.getrandbits(48):012x}"
 
         def run() -> Provision:
-            account = clients.wire(self.endpoints.dirserv, "create", address=address,
-                                   password=password, login=login, name=f"Workload {number}")
+            account = clients.wire(
+                self.endpoints.dirserv,
+                "create",
+                address=address,
+                password=password,
+                login=login,
+                name=f"Workload {number}",
+            )
             self.pool.add(Login(address, login, password, provisioned=True))
             self._remember(account, password)
             return Provision(address, password, str(account["mailbox"]))
@@ -335,9 +373,15 @@ class Workload:
 
     def _remember(self, account: dict[str, str], password: str) -> None:
         """Keep the lab credential of a provisioned account (like populate does)."""
-        line = json.dumps({"entry_id": account["entry_id"], "address": account["address"],
-                           "login": account["login"], "password": password,
-                           "mailboxid": account["mailbox"]})
+        line = json.dumps(
+            {
+                "entry_id": account["entry_id"],
+                "address": account["address"],
+                "login": account["login"],
+                "password": password,
+                "mailboxid": account["mailbox"],
+            }
+        )
         with self._stats_lock, self.layout.credentials.open("a") as handle:
             handle.write(line + "\n")
 

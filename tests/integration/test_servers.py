@@ -22,9 +22,11 @@ from tests.support.live import active_logins, endpoints, wait_spool_empty
 
 pytestmark = pytest.mark.integration
 
-MESSAGE = (b"From: Ann <ann@partner.example>\r\nTo: someone\r\nSubject: hello round trip\r\n"
-           b"Message-ID: <rt-1@partner.example>\r\n\r\nfirst line\r\n.a line with a dot\r\n"
-           b"last line\r\n")
+MESSAGE = (
+    b"From: Ann <ann@partner.example>\r\nTo: someone\r\nSubject: hello round trip\r\n"
+    b"Message-ID: <rt-1@partner.example>\r\n\r\nfirst line\r\n.a line with a dot\r\n"
+    b"last line\r\n"
+)
 
 
 def _send(layout: Layout, rcpts: list[str], body: bytes = MESSAGE) -> None:
@@ -80,23 +82,33 @@ def test_curl_sends_lists_retrieves_searches_and_fetches(live_xs: Layout, tmp_pa
     mail.write_bytes(MESSAGE.replace(b"hello round trip", b"curl subject zebra"))
 
     def curl(*args: str) -> str:
-        done = subprocess.run(["curl", "-sS", "--max-time", "20", *args], capture_output=True,
-                              timeout=30, check=False)
+        done = subprocess.run(
+            ["curl", "-sS", "--max-time", "20", *args], capture_output=True, timeout=30, check=False
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout.decode()
 
-    curl(f"smtp://{ep.smtp[0]}:{ep.smtp[1]}", "--mail-from", "ann@partner.example",
-         "--mail-rcpt", account.address, "-T", str(mail))
+    curl(
+        f"smtp://{ep.smtp[0]}:{ep.smtp[1]}",
+        "--mail-from",
+        "ann@partner.example",
+        "--mail-rcpt",
+        account.address,
+        "-T",
+        str(mail),
+    )
     wait_spool_empty(live_xs)
     auth = f"{account.login}:{account.password}"
     listing = curl(f"pop3://{ep.pop3[0]}:{ep.pop3[1]}/", "-u", auth)
     last = listing.strip().splitlines()[-1].split()[0]
     assert "curl subject zebra" in curl(f"pop3://{ep.pop3[0]}:{ep.pop3[1]}/{last}", "-u", auth)
-    found = curl(f"imap://{ep.imap[0]}:{ep.imap[1]}/INBOX", "-u", auth, "-X",
-                 "UID SEARCH SUBJECT zebra")
+    found = curl(
+        f"imap://{ep.imap[0]}:{ep.imap[1]}/INBOX", "-u", auth, "-X", "UID SEARCH SUBJECT zebra"
+    )
     uid = found.split()[-1]
-    assert "curl subject zebra" in curl(f"imap://{ep.imap[0]}:{ep.imap[1]}/INBOX;UID={uid}",
-                                        "-u", auth)
+    assert "curl subject zebra" in curl(
+        f"imap://{ep.imap[0]}:{ep.imap[1]}/INBOX;UID={uid}", "-u", auth
+    )
 
 
 def _refused(address: tuple[str, int]) -> bool:
@@ -108,7 +120,8 @@ def _refused(address: tuple[str, int]) -> bool:
 
 
 def test_drain_lets_an_open_smtp_session_finish_and_refuses_new_connections(
-        live_xs: Layout) -> None:
+    live_xs: Layout,
+) -> None:
     ep = endpoints(live_xs)
     account = active_logins(live_xs)[0]
     smtp = smtplib.SMTP(*ep.smtp, timeout=10)
@@ -186,7 +199,8 @@ def test_imap_drain_follows_the_stop_policy(live_xs: Layout) -> None:
 
 
 def test_mail_is_spooled_while_the_mss_is_down_and_delivered_when_it_returns(
-        live_xs: Layout) -> None:
+    live_xs: Layout,
+) -> None:
     from harness.checker.run import run_check
 
     account = active_logins(live_xs)[0]
@@ -208,13 +222,25 @@ def test_mail_is_spooled_while_the_mss_is_down_and_delivered_when_it_returns(
 
 
 def test_status_json_lists_every_server_and_a_stale_pid_does_not_block_start(
-        live_xs: Layout) -> None:
-    done = subprocess.run([sys.executable, "-m", "harness.cli.imctrl", "--root",
-                           str(live_xs.root), "status", "--json"], capture_output=True,
-                          text=True, timeout=30, check=True)
+    live_xs: Layout,
+) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli.imctrl",
+            "--root",
+            str(live_xs.root),
+            "status",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     rows = json.loads(done.stdout)
-    assert [r["name"] for r in rows] == ["dirserv", "confserv", "mss", "mta", "popserv",
-                                         "imapserv"]
+    assert [r["name"] for r in rows] == ["dirserv", "confserv", "mss", "mta", "popserv", "imapserv"]
     assert all(r["state"] == "running" and r["pid"] and r["host"] and r["port"] for r in rows)
     assert all(r["address"].startswith("127.") for r in rows)
     assert control.kill(live_xs, ["mss"]) == ["mss"]
@@ -264,9 +290,12 @@ def test_wrong_passwords_and_unknown_imap_commands_keep_servers_serving(live_xs:
     with socket.create_connection(ep.imap, timeout=10) as sock:
         stream = sock.makefile("rwb")
         assert stream.readline().startswith(b"* OK")
-        for line, answer in ((b"a1 FROBNICATE now", b"a1 BAD"), (b"a2 SELECT INBOX", b"a2 BAD"),
-                             (b"x" * 70_000, b"* BAD"),
-                             (f"a3 LOGIN {account.login} {account.password}".encode(), b"a3 OK")):
+        for line, answer in (
+            (b"a1 FROBNICATE now", b"a1 BAD"),
+            (b"a2 SELECT INBOX", b"a2 BAD"),
+            (b"x" * 70_000, b"* BAD"),
+            (f"a3 LOGIN {account.login} {account.password}".encode(), b"a3 OK"),
+        ):
             stream.write(line + b"\r\n")
             stream.flush()
             reply = stream.readline()
