@@ -9,17 +9,21 @@ before its mailbox.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import replace
 from typing import Any
 
 from harness.errors import AlreadyExists, NotFound
+from harness.servers.backend import BackendUnavailable
 from harness.servers.service import Service
 from harness.servers.wire import Reply, Request, WireClient, WireError, serve_wire
 from harness.store.directory import Directory
 from harness.store.passwords import hash_password
 from harness.store.records import Account, MailboxStatus
 from harness.topology import endpoint
+
+log = logging.getLogger("firedrill.dirserv")
 
 
 def account_json(account: Account) -> dict[str, Any]:
@@ -118,8 +122,16 @@ class DirectoryServer(Service):
         account = self.directory.resolve(address)
         if account is None:
             raise NotFound(f"no account for {address}")
-        self.directory.delete(account.entry_id)
-        await self.mss.call("delete_mailbox", mailbox=account.mailbox)
+        self.directory.delete(account.entry_id)  # the commit point: the account is gone
+        try:
+            await self.mss.call("delete_mailbox", mailbox=account.mailbox)
+        except (BackendUnavailable, WireError) as exc:
+            log.warning(
+                "account %s deleted; its mailbox %s stays until removed (%s)",
+                account.entry_id,
+                account.mailbox,
+                exc,
+            )
         return account
 
     def _modify(self, address: str, changes: dict[str, Any]) -> Account:

@@ -153,9 +153,8 @@ def pop_delete(
     on_commit(message_id)
     try:
         pop.quit()
-    except poplib.error_proto as exc:
-        raise Failed(f"QUIT refused: {exc}") from exc
-    except OSError as exc:
+    except (poplib.error_proto, OSError) as exc:
+        # -ERR at QUIT means "some deleted messages not removed" (RFC 1939): some may have been
         raise Indeterminate(f"QUIT: {exc}") from exc
     return message_id
 
@@ -243,26 +242,31 @@ def imap_delete(
     pick: Callable[[int], int],
     on_commit: Callable[[str], None],
 ) -> str | None:
-    """STORE \\Deleted then EXPUNGE (the commit); returns the Message-ID deleted."""
+    """STORE \\Deleted then EXPUNGE; returns the Message-ID deleted.
+
+    Once \\Deleted is stored any later EXPUNGE (by anyone) removes the message, so a failure
+    after the STORE is indeterminate, not a failure.
+    """
     imap = _imap(ep, login, password)
     try:
-        chosen = _pick_uid(imap, pick)
-        if chosen is None:
-            return None
-        uid, message_id = chosen
-        typ, _ = imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
-        if typ != "OK":
-            raise Failed("STORE refused")
+        try:
+            chosen = _pick_uid(imap, pick)
+            if chosen is None:
+                return None
+            uid, message_id = chosen
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise Failed(f"delete: {exc}") from exc
         on_commit(message_id)
         try:
+            typ, _ = imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)")
+            if typ != "OK":
+                raise Failed("STORE refused")
             typ, _ = imap.expunge()
-        except OSError as exc:
-            raise Indeterminate(f"EXPUNGE: {exc}") from exc
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise Indeterminate(f"STORE/EXPUNGE: {exc}") from exc
         if typ != "OK":
-            raise Failed("EXPUNGE refused")
+            raise Indeterminate("EXPUNGE refused after STORE \\Deleted")
         return message_id
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise Failed(f"delete: {exc}") from exc
     finally:
         _close(imap)
 
