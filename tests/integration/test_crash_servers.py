@@ -49,7 +49,8 @@ def crash_rounds(layout: Layout, history: Path, *, seed: int, rounds: int) -> di
 
 @pytest.mark.parametrize("seed", [31, 32])
 def test_killing_mta_and_mss_under_traffic_loses_no_acknowledged_message(
-        seed: int, live_xs: Layout, tmp_path: Path) -> None:
+    seed: int, live_xs: Layout, tmp_path: Path
+) -> None:
     stats = crash_rounds(live_xs, tmp_path / "history.jsonl", seed=seed, rounds=3)
     assert stats.get("deliver:ok", 0) > 0
 
