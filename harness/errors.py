@@ -49,5 +49,21 @@ class AlreadyExists(StoreError):
     """The mailbox, message id, account or address is taken."""
 
 
+class InvalidScenario(FiredrillError):
+    """A scenario file is malformed: names the file, the field path and, for syntax, the line."""
+
+    def __init__(self, path: str, where: str, reason: str) -> None:
+        super().__init__(f"{path}: {where}: {reason}")
+        self.path = path
+        self.where = where
+        self.reason = reason
+
+
+class ProcedureFailed(FiredrillError):
+    """A backup or restore procedure exited non-zero, timed out or could not run."""
+
+    exit_code = EXIT_VIOLATIONS
+
+
 class ManifestError(FiredrillError):
     """A manifest file is missing, unreadable or of an unknown format."""

@@ -39,11 +39,14 @@ from harness.errors import ConfigSyntaxError, FiredrillError, ManifestError
 from harness.layout import Layout
 from harness.sandbox import require_installation
 from harness.store import config as configdb
+from harness.store.messagestore import header_message_id
 from harness.store.records import MsgRecord, Row, RowKey, flags_code
+from harness.store.spool import Spool, SpoolDamage
+from harness.store.spool import read as read_queue_file
 
 FORMAT = "firedrill-manifest"
 VERSION = 1
-SECTIONS = ("msg", "row", "acct", "conf")
+SECTIONS = ("msg", "row", "acct", "conf", "spool")
 Record = dict[str, Any]
 T = TypeVar("T")
 
@@ -55,7 +58,7 @@ def _messages(stores: ScratchStores) -> Iterator[Record]:
     for k, v in items(stores.handle("msgid", "msgid.db")):
         r = MsgRecord.decode(k, v)
         if r.refcount > 0:
-            yield {"t": "msg", "id": r.msgid, "size": r.size, "sha256": r.digest}
+            yield {"t": "msg", "id": r.msgid, "size": r.size, "sha256": r.digest, "h": r.header_id}
 
 
 def _rows(stores: ScratchStores) -> Iterator[Record]:
@@ -81,11 +84,27 @@ def _config(layout: Layout) -> Iterator[Record]:
         yield {"t": "conf", "k": str(key), "v": value}
 
 
+def _spool(layout: Layout) -> Iterator[Record]:
+    """Messages waiting in the MTA queue: after a restore they are delivered, not resurrected."""
+    for path in Spool(layout.spool).paths():
+        try:
+            queued = read_queue_file(path)
+        except SpoolDamage:
+            continue
+        yield {
+            "t": "spool",
+            "q": queued.queue_id,
+            "h": header_message_id(queued.body),
+            "to": list(queued.recipients),
+        }
+
+
 _TREE: dict[str, tuple[Callable[[ScratchStores, Layout], Iterator[Record]], tuple[str, ...]]] = {
     "msg": (lambda s, _: _messages(s), ("msgid/msgid.db",)),
     "row": (lambda s, _: _rows(s), ("mbox/rows.db",)),
     "acct": (lambda s, _: _accounts(s), ("entry/entry.db",)),
     "conf": (lambda _, lay: _config(lay), ()),
+    "spool": (lambda _, lay: _spool(lay), ()),
 }
 
 
@@ -210,6 +229,7 @@ def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
     pending: list[Record] = []
     lost: dict[str, int] = {}
     back: dict[str, int] = {}
+    back_headers: dict[str, str] = {}
     message_findings: list[Finding] = []
     stores = ctx.stores
     tree_ok = {s: all(stores.readable(n) for n in needs) for s, (_, needs) in _TREE.items()}
@@ -229,12 +249,19 @@ def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
                 pass
             continue
         mine = _section(records, section, pending)
+        if section == "spool":
+            spooled = {r["h"] for r in mine if r.get("h")}
+            for msgid in [m for m, h in back_headers.items() if h in spooled]:
+                back.pop(msgid, None)
+                ctx.stats["delivered_from_backup_spool"] += 1
+            continue
         if section == "msg":
             for old, new in _merge(mine, tree("msg"), key=lambda r: r["id"]):
                 if new is None and old is not None:
                     lost[old["id"]] = 0
                 elif old is None and new is not None:
                     back[new["id"]] = 0
+                    back_headers[new["id"]] = new.get("h", "")
                 elif old and new and (old["sha256"], old["size"]) != (new["sha256"], new["size"]):
                     message_findings.append(MessageChanged(old["id"], "digest differs"))
         elif section == "row":

@@ -47,10 +47,10 @@ class Expectations:
     delivered: dict[tuple[str, str], Operation] = field(default_factory=dict)
     """(address, Message-ID) -> the acknowledged delivery."""
     maybe: set[tuple[str, str]] = field(default_factory=set)
-    deleted: dict[tuple[str, str], Outcome] = field(default_factory=dict)
+    deleted: dict[tuple[str, str], tuple[Outcome, int]] = field(default_factory=dict)
     accounts_added: dict[str, Operation] = field(default_factory=dict)
-    accounts_gone: dict[str, Outcome] = field(default_factory=dict)
-    config: dict[str, tuple[str, set[str]]] = field(default_factory=dict)
+    accounts_gone: dict[str, tuple[Outcome, int]] = field(default_factory=dict)
+    config: dict[str, tuple[str, set[str], int]] = field(default_factory=dict)
     """key -> (last acknowledged value, values an unknown later change may have left)."""
     message_ids: set[str] = field(default_factory=set)
 
@@ -68,17 +68,17 @@ def expectations(history: Path) -> Expectations:
                 exp.maybe.update((a.lower(), target.message_id) for a in target.recipients)
         elif isinstance(target, Delete) and op.outcome is not Outcome.FAIL:
             for message_id in target.message_ids:
-                exp.deleted[(target.address.lower(), message_id)] = op.outcome
+                exp.deleted[(target.address.lower(), message_id)] = (op.outcome, op.index)
         elif isinstance(target, Provision) and op.outcome is Outcome.OK:
             exp.accounts_added[target.address.lower()] = op
         elif isinstance(target, Deprovision) and op.outcome is not Outcome.FAIL:
-            exp.accounts_gone[target.address.lower()] = op.outcome
+            exp.accounts_gone[target.address.lower()] = (op.outcome, op.index)
         elif isinstance(target, ConfigChange) and op.outcome is not Outcome.FAIL:
-            last, maybe = exp.config.get(target.key, ("", set()))
+            last, maybe, index = exp.config.get(target.key, ("", set(), -1))
             if op.outcome is Outcome.OK:
-                exp.config[target.key] = (target.value, set())
+                exp.config[target.key] = (target.value, set(), op.index)
             else:
-                exp.config[target.key] = (last, maybe | {target.value})
+                exp.config[target.key] = (last, maybe | {target.value}, index)
     return exp
 
 
@@ -111,9 +111,12 @@ def check_history(ctx: CheckContext, history: Path) -> Iterator[Finding]:
             yield AcknowledgedMessageLost(
                 f"{mailbox}:{message_id}",
                 f"to {address}, acknowledged at {op.completed.wall if op.completed else 0:.3f}",
+                op=op.index,
             )
-        elif copies > 0 and deletion is Outcome.OK:
-            yield AcknowledgedDeleteUndone(f"{mailbox}:{message_id}", f"mailbox of {address}")
+        elif copies > 0 and deletion is not None and deletion[0] is Outcome.OK:
+            yield AcknowledgedDeleteUndone(
+                f"{mailbox}:{message_id}", f"mailbox of {address}", op=deletion[1]
+            )
         elif copies > 1:
             yield DuplicateDelivery(f"{mailbox}:{message_id}", f"{copies} copies for {address}")
     for address, message_id in sorted(exp.maybe):
@@ -140,14 +143,14 @@ def _found(ctx: CheckContext, message_ids: set[str]) -> Counter[tuple[str, str]]
 
 
 def _accounts(exp: Expectations, resolve: Callable[[str], str | None]) -> Iterator[Finding]:
-    for address, _op in sorted(exp.accounts_added.items()):
+    for address, op in sorted(exp.accounts_added.items()):
         if address in exp.accounts_gone:
             continue
         if resolve(address) is None:
-            yield AcknowledgedAccountLost(address, "provisioning was acknowledged")
-    for address, outcome in sorted(exp.accounts_gone.items()):
+            yield AcknowledgedAccountLost(address, "provisioning was acknowledged", op=op.index)
+    for address, (outcome, index) in sorted(exp.accounts_gone.items()):
         if outcome is Outcome.OK and resolve(address) is not None:
-            yield DeletedAccountPresent(address, "deletion was acknowledged")
+            yield DeletedAccountPresent(address, "deletion was acknowledged", op=index)
 
 
 def _config(ctx: CheckContext, exp: Expectations) -> Iterator[Finding]:
@@ -162,8 +165,10 @@ def _config(ctx: CheckContext, exp: Expectations) -> Iterator[Finding]:
         ctx.skip("history config", "config.db cannot be read (reported above)")
         return
     values = {str(k): v for k, v in config.entries()}
-    for key, (acked, maybe) in sorted(exp.config.items()):
+    for key, (acked, maybe, index) in sorted(exp.config.items()):
         current = values.get(key)
         allowed = maybe | ({acked} if acked else set())
         if acked and current not in allowed:
-            yield AcknowledgedConfigLost(key, f"acknowledged [{acked}], config.db has [{current}]")
+            yield AcknowledgedConfigLost(
+                key, f"acknowledged [{acked}], config.db has [{current}]", op=index
+            )

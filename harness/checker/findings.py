@@ -26,13 +26,15 @@ class Finding:
 
     subject: str
     detail: str = ""
+    op: int | None = None
+    """The history index of the operation a history-based finding is about."""
     kind: ClassVar[str] = "finding"
     severity: ClassVar[Severity] = Severity.VIOLATION
     invariant: ClassVar[int] = 0
     remedy: ClassVar[str] = ""
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "kind": self.kind,
             "severity": self.severity.value,
             "invariant": self.invariant,
@@ -40,6 +42,9 @@ class Finding:
             "detail": self.detail,
             "remedy": self.remedy,
         }
+        if self.op is not None:
+            data["op"] = self.op
+        return data
 
     def __str__(self) -> str:
         return f"{self.kind} {self.subject}" + (f": {self.detail}" if self.detail else "")
@@ -432,6 +437,47 @@ class AcknowledgedConfigLost(Finding):
     severity = Severity.VIOLATION
     invariant = 7
     remedy = "an acknowledged configuration change is not in config.db: apply it again"
+
+
+# drills: what the runner itself observes
+@dataclass(frozen=True, slots=True)
+class DamageNotRepaired(Finding):
+    kind = "damage-not-repaired"
+    severity = Severity.VIOLATION
+    invariant = 7
+    remedy = "the restore did not bring back what the disaster destroyed: check what it copies"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceNotRestored(Finding):
+    kind = "service-not-restored"
+    severity = Severity.VIOLATION
+    invariant = 0
+    remedy = "clients could not log in after recovery: read the server logs in the report"
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolNotDrained(Finding):
+    kind = "spool-not-drained"
+    severity = Severity.VIOLATION
+    invariant = 6
+    remedy = "queued mail was not delivered after recovery: check the MTA log and the MSS"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureError(Finding):
+    kind = "procedure-failed"
+    severity = Severity.VIOLATION
+    invariant = 0
+    remedy = "the backup or restore procedure failed: its output is in the report"
+
+
+@dataclass(frozen=True, slots=True)
+class DisasterUndetected(Finding):
+    kind = "disaster-undetected"
+    severity = Severity.WARNING
+    invariant = 0
+    remedy = "firedrill check did not notice this disaster before recovery"
 
 
 KINDS: dict[str, type[Finding]] = {cls.kind: cls for cls in Finding.__subclasses__()}
