@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -313,3 +314,31 @@ def validate_manifest(path: Path) -> None:
     """Raise ManifestError unless `path` is a complete firedrill manifest."""
     for _ in _open_manifest(path):
         break
+
+
+@dataclass
+class ManifestSummary:
+    """What a manifest holds, by id (for checking what a restore brought back)."""
+
+    messages: set[str] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)
+    config: dict[str, str] = field(default_factory=dict)
+    rows_per_mailbox: Counter[str] = field(default_factory=Counter)
+    spool_header_ids: list[str] = field(default_factory=list)
+
+
+def summarize(path: Path) -> ManifestSummary:
+    summary = ManifestSummary()
+    for record in _open_manifest(path):
+        kind = record["t"]
+        if kind == "msg":
+            summary.messages.add(record["id"])
+        elif kind == "row":
+            summary.rows_per_mailbox[record["k"][0]] += 1
+        elif kind == "acct":
+            summary.accounts.add(record["id"])
+        elif kind == "conf":
+            summary.config[record["k"]] = record["v"]
+        elif kind == "spool" and record.get("h"):
+            summary.spool_header_ids.append(record["h"])
+    return summary

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import EXIT_BAD_INPUT, EXIT_OK, FiredrillError
+from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS, FiredrillError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -103,6 +103,61 @@ def cmd_workload(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    from harness.drill.catalogue import catalogue
+    from harness.drill.scenario import CATEGORY, load_scenario
+
+    for path in catalogue():
+        s = load_scenario(path)
+        print(
+            f"{s.name:28} {CATEGORY[s.disaster.kind]:17} {s.backup.procedure:9} "
+            f"{s.disaster.kind:20} {s.description}"
+        )
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.drill.catalogue import DEFAULT, catalogue, find, with_custom_commands
+    from harness.drill.runner import DrillOptions, run_drill
+    from harness.drill.scenario import load_scenario
+    from harness.drill.verdict import Verdict
+
+    if bool(args.backup_cmd) != bool(args.restore_cmd):
+        raise FiredrillError("--backup-cmd and --restore-cmd go together")
+    paths = catalogue() if args.all else [find(args.scenario or DEFAULT)]
+    scenarios = [load_scenario(p) for p in paths]  # all validated before anything starts
+    if args.backup_cmd:
+        scenarios = [with_custom_commands(s, args.backup_cmd, args.restore_cmd) for s in scenarios]
+    options = DrillOptions(
+        report_dir=args.report_dir,
+        backend=args.backend,
+        seed=args.seed,
+        keep=args.keep,
+        progress=not args.quiet,
+    )
+    worst = EXIT_OK
+    for scenario in scenarios:
+        result = run_drill(scenario, options)
+        report = result.report
+        metrics = report.get("metrics") or {}
+        assert isinstance(metrics, dict)
+        print(
+            f"{result.verdict.value.upper()}: {scenario.name} "
+            f"(RTO {metrics.get('rto_seconds')}s, RPO {metrics.get('rpo_messages')} "
+            f"message(s) / {metrics.get('rpo_seconds')}s)"
+        )
+        for reason in report.get("reasons") or []:  # type: ignore[attr-defined]
+            print(f"  {reason}")
+        if report.get("error"):
+            print(f"  error: {report['error']}")
+        print(f"  report: {result.report_dir / 'report.json'}")
+        code = {Verdict.PASS: EXIT_OK, Verdict.FAIL: EXIT_VIOLATIONS}.get(
+            result.verdict, EXIT_BAD_INPUT
+        )
+        worst = max(worst, code)
+    return worst
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="firedrill", description="Disaster-recovery fire drills for InterMail-style mail."
@@ -153,6 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=10.0, help="operations per second")
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--seed", type=int, default=1)
+
+    p = command("list", cmd_list, "list the scenario catalogue, one line each")
+
+    p = command("run", cmd_run, "run a fire drill (default: the chapter 13.4 drill)")
+    p.add_argument("scenario", nargs="?", help="a scenario name from scenarios/ or a file")
+    p.add_argument("--all", action="store_true", help="run the whole catalogue")
+    p.add_argument("--backend", choices=("local",), default="local")
+    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--report-dir", type=Path, default=Path("reports"))
+    p.add_argument("--backup-cmd", help="the operator's backup command (custom procedure)")
+    p.add_argument("--restore-cmd", help="the operator's restore command (custom procedure)")
+    p.add_argument("--keep", action="store_true", help="keep the installation and backup")
+    p.add_argument("--quiet", action="store_true", help="no phase lines")
 
     p = command("manifest", cmd_manifest, "record digests of messages, rows, accounts, config")
     p.add_argument("--root", type=Path, required=True)

@@ -18,7 +18,7 @@ class ConfigurationServer(Service):
     program = "confserv"
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_wire(reader, writer, self.handle)
+        await serve_wire(reader, writer, self.handle, quiet=self.draining)
 
     async def handle(self, request: Request) -> Reply:
         args = request.args

@@ -61,6 +61,8 @@ class Service:
         self._shutdown: asyncio.Future[str] | None = None
         self._periodic: list[asyncio.Task[None]] = []
         self._lock: IO[str] | None = None
+        self.draining = asyncio.Event()
+        """Set when a drain or stop begins (sessions between transactions may leave)."""
 
     # -- for subclasses ------------------------------------------------------------------------
 
@@ -175,6 +177,7 @@ class Service:
             how = "stop"
         if self._server is not None:
             self._server.close()  # new connections are refused from here on
+        self.draining.set()
         log.info("%s: %s with %d open session(s)", self.program, how, len(self._sessions))
         if how == "drain" and self._sessions:
             _, pending = await asyncio.wait(set(self._sessions), timeout=self.drain_timeout)

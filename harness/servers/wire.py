@@ -45,8 +45,27 @@ class Reply:
 Handler = Callable[[Request], Awaitable[Reply]]
 
 
-async def _read_message(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes] | None:
-    line = await reader.readline()
+async def _next_line_unless(reader: asyncio.StreamReader, quiet: asyncio.Event) -> bytes | None:
+    """The next request line, or None once `quiet` is set while waiting for it."""
+    if quiet.is_set():
+        return None
+    line = asyncio.ensure_future(reader.readline())
+    stop = asyncio.ensure_future(quiet.wait())
+    try:
+        done, _ = await asyncio.wait({line, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if line in done:
+        return line.result()
+    line.cancel()
+    return None
+
+
+async def _read_message(
+    reader: asyncio.StreamReader, line: bytes | None = None
+) -> tuple[dict[str, Any], bytes] | None:
+    if line is None:
+        line = await reader.readline()
     if not line:
         return None
     if len(line) > MAX_HEADER:
@@ -66,13 +85,26 @@ def _encode(header: dict[str, Any], payload: bytes) -> bytes:
 
 
 async def serve_wire(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handler: Handler
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    handler: Handler,
+    *,
+    quiet: asyncio.Event | None = None,
 ) -> None:
-    """Serve requests on one connection until the peer closes it."""
+    """Serve requests on one connection until the peer closes it.
+
+    When `quiet` is set (a drain), the connection is closed as soon as no request is in
+    progress: internal connections stay open between requests and must not hold a drain.
+    """
     try:
         while True:
+            first: bytes | None = None
+            if quiet is not None:
+                first = await _next_line_unless(reader, quiet)
+                if first is None:
+                    return
             try:
-                message = await _read_message(reader)
+                message = await _read_message(reader, first)
             except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                 writer.write(_encode({"ok": False, "code": "invalid", "error": str(exc)}, b""))
                 await writer.drain()

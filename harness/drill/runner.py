@@ -1,0 +1,369 @@
+"""The drill runner: a scenario in, a verdict and a report out.
+
+1. populate        a fresh seeded installation in a private sandbox
+2. start           every server, then wait until clients are served
+3. traffic         the workload runs (and keeps running through 4-6)
+4. backup          the procedure under test, watched for its consistency point
+5. traffic         continues after the backup
+6. disaster        strikes (or struck during 4)
+7. detection       clients fail (crash) or `firedrill check` sees the damage
+8. recovery        a restart through the logs, or the procedure's restore
+9. service ready   SMTP banner, POP3 and IMAP logins answer again
+10. spool drained  queued mail delivered
+11. verify         invariants 1-7 against the history and the backup manifest
+12. verdict        findings classified, losses listed, metrics against targets
+
+Phases are methods; scopes (the sandbox, the servers, the workload) are context managers that
+clean up after pass, fail, error and Ctrl-C. The record is saved to report.json at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fixtures.populate import populate
+from fixtures.tiers import tier
+from harness.accounts import lab_accounts
+from harness.checker.findings import (
+    DamageNotRepaired,
+    DisasterUndetected,
+    Finding,
+    ProcedureError,
+    ServiceNotRestored,
+    SpoolNotDrained,
+)
+from harness.checker.run import CheckReport, run_check
+from harness.drill import report as reporting
+from harness.drill.backend import Backend, LocalBackend
+from harness.drill.disasters import FaultContext, FaultRecord, inflict
+from harness.drill.probe import Credentials, serving, wait_until_serving
+from harness.drill.procedures import (
+    BackupRecord,
+    ProcedureContext,
+    RestoreRecord,
+    procedure_for,
+    run_restore,
+    take_backup,
+)
+from harness.drill.scenario import Scenario
+from harness.drill.verdict import Judgement, Verdict, classify, judge
+from harness.errors import FiredrillError, ProcedureFailed
+from harness.history import HistoryWriter, Stamp
+from harness.layout import Layout
+from harness.store.spool import Spool
+from harness.workload.runner import Mix, Workload, WorkloadSpec, endpoints_of
+
+READY_TIMEOUT = 120.0
+SPOOL_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class DrillOptions:
+    report_dir: Path = Path("reports")
+    backend: str = "local"
+    seed: int | None = None
+    keep: bool = False
+    progress: bool = True
+
+
+@dataclass
+class PhaseRecord:
+    name: str
+    start: float
+    end: float | None = None
+    error: str = ""
+
+
+class Drill:
+    """The state of one drill while it runs; `run_drill` drives it."""
+
+    def __init__(self, scenario: Scenario, options: DrillOptions) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.seed = scenario.population.seed if options.seed is None else options.seed
+        self.started = Stamp.now()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.report_dir = options.report_dir / f"{stamp}-{scenario.name}"
+        self.phases: list[PhaseRecord] = []
+        self.findings: list[Finding] = []
+        self.backup: BackupRecord | None = None
+        self.restore: RestoreRecord | None = None
+        self.fault: FaultRecord | None = None
+        self.detected: tuple[float, str] | None = None
+        self.ready_at: float | None = None
+        self.check: CheckReport | None = None
+        self.came_back: list[dict[str, object]] = []
+        self.judgement: Judgement | None = None
+        self.error = ""
+        self.workload: Workload | None = None
+        self.spooled_at_backup: list[str] = []
+        self.delivered_from_backup_spool = 0
+
+    # -- scopes --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def sandbox(self) -> Iterator[None]:
+        """A private work tree (installation + backup), removed afterwards unless kept."""
+        self.report_dir.mkdir(parents=True, exist_ok=False)
+        self.work = Path(tempfile.mkdtemp(prefix=f"firedrill-{self.scenario.name}-"))
+        self.layout = Layout(self.work / "intermail")
+        self.history = HistoryWriter(self.report_dir / "history.jsonl")
+        try:
+            yield
+        finally:
+            self.history.close()
+            if self.layout.logs.is_dir():
+                shutil.copytree(self.layout.logs, self.report_dir / "logs", dirs_exist_ok=True)
+            if self.options.keep:
+                self.kept = self.work
+            else:
+                shutil.rmtree(self.work, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def servers(self) -> Iterator[Backend]:
+        backend = LocalBackend(self.layout)
+        self.backend: Backend = backend
+        try:
+            yield backend
+        finally:
+            if self.workload is not None:
+                self.workload.stop(timeout=20)
+            backend.close()
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        record = PhaseRecord(name, time.monotonic() - self.started.mono)
+        self.phases.append(record)
+        self.history.event("phase", name)
+        if self.options.progress:
+            print(f"[{record.start:7.2f}s] {name}", flush=True)
+        try:
+            yield
+        except BaseException as exc:
+            record.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            record.end = time.monotonic() - self.started.mono
+
+    # -- phases --------------------------------------------------------------------------------
+
+    def populate(self) -> None:
+        network = free_network()
+        populate(
+            self.layout.root,
+            tier(self.scenario.population.tier),
+            self.seed,
+            network=network,
+            progress=False,
+        )
+        login = next(
+            a for a in lab_accounts(self.layout.root) if a.status == "active" and a.password
+        )
+        self.prober = Credentials(login.login, login.password)
+        self.endpoints = endpoints_of(self.layout)
+
+    def start(self) -> None:
+        self.backend.start()
+        if wait_until_serving(self.endpoints, self.prober, READY_TIMEOUT) is None:
+            raise FiredrillError("the servers did not serve clients after start")
+
+    def traffic(self) -> None:
+        t = self.scenario.traffic
+        mix = Mix(**dict(t.mix)) if t.mix else Mix()
+        spec = WorkloadSpec(seed=self.seed, rate=t.rate, clients=t.clients, mix=mix)
+        self.workload = Workload(self.layout, spec, self.history)
+        self.workload.start()
+        time.sleep(t.before_backup)
+        if self.scenario.backup.mss_down:
+            self.history.event("setup", "mss-down", reason="mail waits in the spool")
+            self.backend.stop(["mss"])
+            time.sleep(1.5)
+
+    def take_backup(self) -> None:
+        b = self.scenario.backup
+        self.procedure = procedure_for(b.procedure, b.backup_cmd, b.restore_cmd)
+        self.pctx = ProcedureContext(
+            self.layout, self.backend, self.history, self.work, timeout=b.timeout
+        )
+        strike: threading.Timer | None = None
+        if self.scenario.disaster.during_backup:
+            strike = threading.Timer(self.scenario.disaster.delay, self.strike)
+            strike.start()
+        try:
+            self.backup = take_backup(self.procedure, self.pctx, self.work / "backup")
+        finally:
+            if strike is not None:
+                strike.join()
+        self.spooled_at_backup = reporting.spool_header_ids(self.backup.manifest)
+
+    def after_backup(self) -> None:
+        time.sleep(self.scenario.traffic.after_backup)
+
+    def strike(self) -> None:
+        ctx = FaultContext(
+            self.layout, self.backend, self.history, random.Random(f"disaster:{self.seed}")
+        )
+        self.fault = inflict(ctx, self.scenario.disaster)
+
+    def disaster(self) -> None:
+        if self.fault is None:
+            self.strike()
+        time.sleep(0.3)  # operations in flight meet the disaster
+        if self.workload is not None:
+            self.workload.stop()
+
+    def detect(self) -> None:
+        assert self.fault is not None
+        if self.scenario.recovery_action == "restart":
+            down = not serving(self.endpoints, self.prober)
+            self.detected = (
+                time.monotonic(),
+                "clients are refused" if down else "the procedure's own restart recovered it",
+            )
+            return
+        manifest = self.backup.manifest if self.backup else None
+        try:
+            report = run_check(self.layout.root, against=manifest)
+            seen = [f for f in report.findings if f.severity.value == "violation"]
+            what = f"{len(seen)} violation(s), first: {seen[0]}" if seen else ""
+        except FiredrillError as exc:
+            what = str(exc)
+        if what:
+            self.detected = (time.monotonic(), what)
+        else:
+            self.findings.append(DisasterUndetected(self.fault.kind, self.fault.detail))
+
+    def recover(self) -> None:
+        if self.scenario.recovery_action == "restart":
+            self.backend.start()
+            return
+        self.restore = run_restore(self.procedure, self.pctx, self.work / "backup")
+
+    def service_ready(self) -> None:
+        self.ready_at = wait_until_serving(self.endpoints, self.prober, READY_TIMEOUT)
+        if self.ready_at is None:
+            self.findings.append(
+                ServiceNotRestored(
+                    "allservers", f"no SMTP banner and POP3/IMAP login within {READY_TIMEOUT:g}s"
+                )
+            )
+
+    def spool_drained(self) -> None:
+        spool = Spool(self.layout.spool)
+        deadline = time.monotonic() + SPOOL_TIMEOUT
+        while spool.paths() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if spool.paths():
+            self.findings.append(
+                SpoolNotDrained(
+                    "mta/spool", f"{len(spool.paths())} queued message(s) after {SPOOL_TIMEOUT:g}s"
+                )
+            )
+
+    def verify(self) -> None:
+        restored = self.scenario.recovery_action == "restore"
+        manifest = self.backup.manifest if (restored and self.backup) else None
+        self.check = run_check(self.layout.root, history=self.history.path, against=manifest)
+        self.findings += self.check.findings
+        if restored and self.fault is not None:
+            self.came_back = reporting.came_back(self.layout, self.fault, manifest)
+            for item in self.came_back:
+                if item["back"] is False and item["expected"]:
+                    self.findings.append(DamageNotRepaired(str(item["id"]), str(item["kind"])))
+        self.delivered_from_backup_spool = reporting.delivered(self.layout, self.spooled_at_backup)
+
+    def verdict(self) -> None:
+        restored = self.scenario.recovery_action == "restore"
+        point = self.backup.point.mono if self.backup else None
+        classified, lost = classify(
+            self.scenario, self.findings, self.history.path, restored=restored, point_mono=point
+        )
+        misses = [t["name"] for t in reporting.targets(self) if t["met"] is False]
+        self.judgement = judge(
+            classified,
+            lost,
+            checker_errors=len(self.check.errors) if self.check else 0,
+            target_misses=misses,
+            fail_on_targets=self.scenario.expect.fail_on_targets,
+        )
+
+
+@dataclass
+class DrillResult:
+    verdict: Verdict
+    report_dir: Path
+    report: dict[str, object] = field(default_factory=dict)
+
+
+def run_drill(scenario: Scenario, options: DrillOptions) -> DrillResult:
+    """Run one drill; the report is written whatever happens (Ctrl-C re-raises after it)."""
+    drill = Drill(scenario, options)
+    steps = (
+        ("traffic", drill.traffic),
+        ("backup", drill.take_backup),
+        ("traffic after backup", drill.after_backup),
+        ("disaster", drill.disaster),
+        ("detection", drill.detect),
+        ("recovery", drill.recover),
+        ("service ready", drill.service_ready),
+        ("spool drained", drill.spool_drained),
+        ("verify", drill.verify),
+        ("verdict", drill.verdict),
+    )
+    with drill.sandbox():
+        try:
+            with drill.phase("populate"):
+                drill.populate()
+            with drill.servers():
+                with drill.phase("start"):
+                    drill.start()
+                for name, step in steps:
+                    with drill.phase(name):
+                        step()
+        except ProcedureFailed as exc:
+            drill.findings.append(
+                ProcedureError("backup" if drill.backup is None else "restore", str(exc))
+            )
+            _judge_after_failure(drill)
+        except KeyboardInterrupt:
+            drill.error = "interrupted (Ctrl-C)"
+            reporting.write(drill)
+            raise
+        except FiredrillError as exc:
+            drill.error = str(exc)
+        report = reporting.write(drill)
+    verdict = drill.judgement.verdict if drill.judgement and not drill.error else Verdict.UNKNOWN
+    return DrillResult(verdict, drill.report_dir, report)
+
+
+def _judge_after_failure(drill: Drill) -> None:
+    classified, lost = classify(
+        drill.scenario, drill.findings, drill.history.path, restored=False, point_mono=None
+    )
+    drill.judgement = judge(
+        classified, lost, checker_errors=0, target_misses=[], fail_on_targets=False
+    )
+
+
+def free_network() -> str:
+    """A loopback /24 whose server addresses nobody listens on (parallel drills)."""
+    start = 100 + (int(time.time() * 1000) % 100)
+    for offset in range(150):
+        candidate = 100 + (start + offset) % 150
+        with socket.socket() as sock:
+            try:
+                sock.bind((f"127.0.{candidate}.11", 14001))
+            except OSError:
+                continue
+        return f"127.0.{candidate}"
+    raise FiredrillError("no free loopback network for the drill's servers")
