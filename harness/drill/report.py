@@ -186,6 +186,7 @@ def write(drill: Drill) -> dict[str, Any]:
         "fault": drill.fault.to_json() if drill.fault else None,
         "backup": drill.backup.to_json() if drill.backup else None,
         "restore": drill.restore.to_json() if drill.restore else None,
+        "procedure_output": drill.restore_output or None,
         "metrics": metrics(drill),
         "targets": targets(drill),
         "findings": [c.to_json() for c in drill.judgement.findings]

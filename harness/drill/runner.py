@@ -107,6 +107,7 @@ class Drill:
         self.error = ""
         self.workload: Workload | None = None
         self.spooled_at_backup: list[str] = []
+        self.restore_output = ""
         self.delivered_from_backup_spool = 0
 
     # -- scopes --------------------------------------------------------------------------------
@@ -247,7 +248,11 @@ class Drill:
         if self.scenario.recovery_action == "restart":
             self.backend.start()
             return
-        self.restore = run_restore(self.procedure, self.pctx, self.work / "backup")
+        try:
+            self.restore = run_restore(self.procedure, self.pctx, self.work / "backup")
+        except ProcedureFailed as exc:  # go on: what the failed restore left is the evidence
+            self.findings.append(ProcedureError("restore", str(exc)))
+            self.restore_output = "\n".join(self.pctx.outputs)
 
     def service_ready(self) -> None:
         self.ready_at = wait_until_serving(self.endpoints, self.prober, READY_TIMEOUT)
@@ -330,10 +335,9 @@ def run_drill(scenario: Scenario, options: DrillOptions) -> DrillResult:
                 for name, step in steps:
                     with drill.phase(name):
                         step()
-        except ProcedureFailed as exc:
-            drill.findings.append(
-                ProcedureError("backup" if drill.backup is None else "restore", str(exc))
-            )
+        except ProcedureFailed as exc:  # the backup failed: there is nothing to restore
+            drill.findings.append(ProcedureError("backup", str(exc)))
+            drill.restore_output = "\n".join(drill.pctx.outputs)
             _judge_after_failure(drill)
         except KeyboardInterrupt:
             drill.error = "interrupted (Ctrl-C)"

@@ -129,8 +129,11 @@ class MailTransferAgent(Service):
             f"([{session.peer[0] if session.peer else 'unknown'}]) by {self.banner_host} "
             f"with SMTP; {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\n"
         )
-        queued = self.spool.enqueue(
-            envelope.mail_from or "", envelope.rcpt_tos, received.encode() + body
+        queued = await asyncio.to_thread(
+            self.spool.enqueue,
+            envelope.mail_from or "",
+            envelope.rcpt_tos,
+            received.encode() + body,
         )
         self._queue.put_nowait(queued)
         return f"250 2.0.0 Ok: queued as {queued.queue_id}"
@@ -154,7 +157,7 @@ class MailTransferAgent(Service):
                 mailboxes = await self._resolve(message)
                 if mailboxes:
                     await self.mss.call("deliver", payload=message.body, mailboxes=mailboxes)
-                self.spool.remove(message)
+                await asyncio.to_thread(self.spool.remove, message)
                 log.info("delivered %s to %d mailbox(es)", message.queue_id, len(mailboxes))
                 return
             except (BackendUnavailable, WireError) as exc:

@@ -23,6 +23,7 @@ ENV_FLAGS = db.DB_CREATE | db.DB_INIT_TXN | db.DB_INIT_LOCK | db.DB_INIT_LOG | d
 LOG_FILE_MAX = 1024 * 1024
 """Small log files (1 MiB) so that even a tier S installation rotates through several."""
 CACHE_BYTES = 32 * 1024 * 1024
+MAX_LOCKS = 50_000
 
 DATABASES: dict[str, tuple[str, ...]] = {
     "mbox": ("mailboxes.db", "folders.db", "rows.db"),
@@ -54,6 +55,8 @@ class Environment:
         self._env = db.DBEnv()
         self._env.set_lg_max(LOG_FILE_MAX)
         self._env.set_cachesize(0, CACHE_BYTES, 1)
+        self._env.set_lk_max_locks(MAX_LOCKS)  # a big mailbox deleted in one transaction
+        self._env.set_lk_max_objects(MAX_LOCKS)
         if not durable:
             # Bulk loading: commits are flushed by checkpoint(); ordering still holds because a
             # lost commit only leaves files no record points to (a leak, never a loss).

@@ -333,18 +333,29 @@ class MessageStore:
                     msgid.encode(), replace(record, refcount=record.refcount - 1).encode(), txn=txn
                 )
 
-    def purge(self) -> list[str]:
-        """Delete records with refcount 0, then their files; returns the purged msgids."""
-        with self.msgid_env.transaction() as txn:
-            gone = [MsgRecord.decode(k, v) for k, v in bdb.cursor_items(self._records, txn=txn)]
-            gone = [r for r in gone if r.refcount <= 0]
-            for record in gone:
-                self._records.delete(record.msgid.encode(), txn=txn)
-        self.msgid_env.commit_point()
-        failpoints.hit("purge.after-record-delete")
-        for record in gone:
-            self.files.remove(record.msgid)
-        return [r.msgid for r in gone]
+    def purge(self, *, batch: int = 1000) -> list[str]:
+        """Delete records with refcount 0, then their files; returns the purged msgids.
+
+        The scan reads without a transaction (no lock is held across the whole store); the
+        deletions commit in batches, each re-checking the refcount under its transaction.
+        """
+        records = (MsgRecord.decode(k, v) for k, v in bdb.cursor_items(self._records))
+        candidates = [r.msgid for r in records if r.refcount <= 0]
+        purged: list[str] = []
+        for start in range(0, len(candidates), batch):
+            gone: list[str] = []
+            with self.msgid_env.transaction() as txn:
+                for msgid in candidates[start : start + batch]:
+                    value = self._records.get(msgid.encode(), txn=txn)
+                    if value is not None and MsgRecord.decode(msgid.encode(), value).refcount <= 0:
+                        self._records.delete(msgid.encode(), txn=txn)
+                        gone.append(msgid)
+            self.msgid_env.commit_point()
+            failpoints.hit("purge.after-record-delete")
+            for msgid in gone:
+                self.files.remove(msgid)
+            purged += gone
+        return purged
 
     # -- reading ---------------------------------------------------------------------------
 

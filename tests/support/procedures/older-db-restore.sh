@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# FLAW (c): restores msgfiles from the latest backup but the databases from an older one.
+set -euo pipefail
+"$IMCTRL" --root "$INTERMAIL" stop allservers
+for p in msgfiles mta/spool config/config.db; do
+  rm -rf "${INTERMAIL:?}/$p"; mkdir -p "$INTERMAIL/$(dirname "$p")"; cp -a "$BACKUP_DIR/$p" "$INTERMAIL/$p"
+done
+for e in mbox msgid entry index dircache; do
+  rm -rf "${INTERMAIL:?}/db/$e"; cp -a "$BACKUP_DIR/old/db/$e" "$INTERMAIL/db/$e"
+done
+"$IMCTRL" --root "$INTERMAIL" start allservers
