@@ -79,6 +79,8 @@ def _accounts(stores: ScratchStores) -> Iterator[Record]:
 
 
 def _config(layout: Layout) -> Iterator[Record]:
+    if not layout.config.is_file():
+        return  # a tree (or a backup) without config.db records no keys
     text = layout.config.read_text(encoding="utf-8", errors="surrogateescape")
     entries = configdb.ConfigDB.parse(text, path="config/config.db").entries()
     for key, value in sorted(entries, key=lambda kv: str(kv[0])):

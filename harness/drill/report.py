@@ -168,6 +168,7 @@ def write(drill: Drill) -> dict[str, Any]:
         "verdict": verdict,
         "reasons": drill.judgement.reasons if drill.judgement else [],
         "error": drill.error or None,
+        "traceback": drill.traceback or None,
         "scenario": drill.scenario.to_json(),
         "seed": drill.seed,
         "backend": drill.options.backend,

@@ -26,6 +26,7 @@ import socket
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +61,7 @@ from harness.drill.verdict import Judgement, Verdict, classify, judge
 from harness.errors import FiredrillError, ProcedureFailed
 from harness.history import HistoryWriter, Stamp
 from harness.layout import Layout
+from harness.manifest import summarize
 from harness.store.spool import Spool
 from harness.workload.runner import Mix, Workload, WorkloadSpec, endpoints_of
 
@@ -108,6 +110,7 @@ class Drill:
         self.workload: Workload | None = None
         self.spooled_at_backup: list[str] = []
         self.restore_output = ""
+        self.traceback = ""
         self.delivered_from_backup_spool = 0
 
     # -- scopes --------------------------------------------------------------------------------
@@ -255,11 +258,13 @@ class Drill:
             self.restore_output = "\n".join(self.pctx.outputs)
 
     def service_ready(self) -> None:
-        self.ready_at = wait_until_serving(self.endpoints, self.prober, READY_TIMEOUT)
+        failed = any(isinstance(f, ProcedureError) for f in self.findings)
+        timeout = READY_TIMEOUT / 8 if failed else READY_TIMEOUT
+        self.ready_at = wait_until_serving(self.endpoints, self.prober, timeout)
         if self.ready_at is None:
             self.findings.append(
                 ServiceNotRestored(
-                    "allservers", f"no SMTP banner and POP3/IMAP login within {READY_TIMEOUT:g}s"
+                    "allservers", f"no SMTP banner and POP3/IMAP login within {timeout:g}s"
                 )
             )
 
@@ -290,8 +295,14 @@ class Drill:
     def verdict(self) -> None:
         restored = self.scenario.recovery_action == "restore"
         point = self.backup.point.mono if self.backup else None
+        manifest = self.backup.manifest if self.backup else None
         classified, lost = classify(
-            self.scenario, self.findings, self.history.path, restored=restored, point_mono=point
+            self.scenario,
+            self.findings,
+            self.history.path,
+            restored=restored,
+            point_mono=point,
+            backup_messages=summarize(manifest).messages if manifest else None,
         )
         misses = [t["name"] for t in reporting.targets(self) if t["met"] is False]
         self.judgement = judge(
@@ -345,6 +356,9 @@ def run_drill(scenario: Scenario, options: DrillOptions) -> DrillResult:
             raise
         except FiredrillError as exc:
             drill.error = str(exc)
+        except Exception as exc:  # a harness bug: keep the evidence, say so, no traceback
+            drill.error = f"internal error: {type(exc).__name__}: {exc}"
+            drill.traceback = traceback.format_exc()
         report = reporting.write(drill)
     verdict = drill.judgement.verdict if drill.judgement and not drill.error else Verdict.UNKNOWN
     return DrillResult(verdict, drill.report_dir, report)

@@ -20,6 +20,7 @@ from harness.checker.findings import (
     AcknowledgedMessageLost,
     DeletedAccountPresent,
     Finding,
+    OrphanMessageFile,
     Severity,
 )
 from harness.drill.scenario import Scenario
@@ -98,8 +99,13 @@ def classify(
     *,
     restored: bool,
     point_mono: float | None,
+    backup_messages: set[str] | None = None,
 ) -> tuple[list[Classified], list[LostOperation]]:
-    """Classify each finding; list the lost acknowledged operations."""
+    """Classify each finding; list the lost acknowledged operations.
+
+    After a restore, a message file the backup did not contain is not a harmless leak: the
+    restore left the old tree's content behind (it did not remove what the backup lacked).
+    """
     ops: dict[int, Operation] = {op.index: op for op in operations(history)}
     may_lose = restored and scenario.expect.loss == "after-backup" and point_mono is not None
     classified: list[Classified] = []
@@ -137,6 +143,15 @@ def classify(
                     reason,
                 )
             )
+            continue
+        if (
+            restored
+            and backup_messages is not None
+            and isinstance(finding, OrphanMessageFile)
+            and finding.subject.rsplit("/", 1)[-1] not in backup_messages
+        ):
+            reason = "left behind by the restore: the backup does not contain it"
+            classified.append(Classified(finding, Classification.VIOLATION, reason))
             continue
         if finding.severity is Severity.VIOLATION:
             classified.append(Classified(finding, Classification.VIOLATION, "invariant broken"))

@@ -5,6 +5,7 @@ set -euo pipefail
 for p in msgfiles mta/spool config/config.db; do
   rm -rf "${INTERMAIL:?}/$p"; mkdir -p "$INTERMAIL/$(dirname "$p")"; cp -a "$BACKUP_DIR/$p" "$INTERMAIL/$p"
 done
+mkdir -p "$INTERMAIL/db"
 for e in mbox msgid entry index dircache; do
   rm -rf "${INTERMAIL:?}/db/$e"; cp -a "$BACKUP_DIR/old/db/$e" "$INTERMAIL/db/$e"
 done

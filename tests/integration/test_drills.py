@@ -1,0 +1,108 @@
+"""Fire drills end to end: the catalogue passes with correct procedures, flawed procedures are
+caught with the expected finding, bad scenarios and failing commands are handled cleanly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.drill.catalogue import catalogue, with_custom_commands
+from harness.drill.runner import DrillOptions, DrillResult, run_drill
+from harness.drill.scenario import Scenario, load_scenario
+from harness.drill.verdict import Verdict
+
+pytestmark = pytest.mark.integration
+
+PROCEDURES = Path(__file__).resolve().parents[1] / "support" / "procedures"
+CATALOGUE = {p.stem: p for p in catalogue()}
+
+
+def _drill(scenario: Scenario, tmp_path: Path, seed: int | None = None) -> DrillResult:
+    return run_drill(
+        scenario, DrillOptions(report_dir=tmp_path / "reports", seed=seed, progress=False)
+    )
+
+
+def _kinds(result: DrillResult, classification: str = "violation") -> set[str]:
+    findings = result.report["findings"]
+    assert isinstance(findings, list)
+    return {f["kind"] for f in findings if f["classification"] == classification}
+
+
+def _custom(name: str, backup: str, restore: str) -> Scenario:
+    scenario = load_scenario(CATALOGUE[name])
+    return with_custom_commands(scenario, str(PROCEDURES / backup), str(PROCEDURES / restore))
+
+
+def _no_leftover_processes(marker: str) -> None:
+    left = [
+        p.info
+        for p in psutil.process_iter(["pid", "cmdline"])
+        if any(marker in part for part in (p.info["cmdline"] or []))
+    ]
+    assert left == []
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_catalogue_scenario_passes_with_its_procedure(
+    name: str, seed: int, tmp_path: Path
+) -> None:
+    scenario = load_scenario(CATALOGUE[name])
+    if scenario.population.tier != "XS":  # the default drill is tier S for `make drill`
+        scenario = dataclasses.replace(
+            scenario, population=dataclasses.replace(scenario.population, tier="XS")
+        )
+    result = _drill(scenario, tmp_path, seed)
+    assert result.verdict is Verdict.PASS, (result.report["reasons"], result.report["error"])
+    report = json.loads((result.report_dir / "report.json").read_text())
+    assert report["verdict"] == "pass" and report["seed"] == seed
+    assert Path(report["history"]).is_file()
+    metrics = report["metrics"]
+    assert metrics["rto_seconds"] is not None and metrics["rto_seconds"] > 0
+    if scenario.recovery_action == "restore":
+        assert report["backup"]["point_source"] == "quiesced"
+        assert all(item["back"] for item in report["came_back"] if item["expected"])
+        assert metrics["restore_seconds"] is not None
+    else:
+        assert metrics["rpo_messages"] == 0 and report["lost_operations"] == []
+    if scenario.backup.mss_down:
+        assert metrics["spooled_at_backup"] > 0
+        assert metrics["spooled_delivered_after_recovery"] == metrics["spooled_at_backup"]
+    _no_leftover_processes(str(result.report_dir))
+
+
+def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
+    result = _drill(_custom("default", "good-backup.sh", "good-restore.sh"), tmp_path)
+    assert result.verdict is Verdict.PASS, result.report["reasons"]
+    assert result.report["backup"]["point_source"] == "quiesced"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "backup", "restore", "expected"),
+    [
+        (
+            "spooled-at-backup",
+            "skip-spool-backup.sh",
+            "skip-spool-restore.sh",
+            "acknowledged-message-lost",
+        ),
+        ("default", "live-copy-backup.sh", "good-restore.sh", "message-file-missing"),
+        ("default", "two-moments-backup.sh", "older-db-restore.sh", "acknowledged-message-lost"),
+        ("damaged-config", "no-config-backup.sh", "no-config-restore.sh", "config-syntax"),
+        ("corrupt-messages", "good-backup.sh", "overlay-restore.sh", "orphan-message-file"),
+    ],
+    ids=["a-skip-spool", "b-no-drain", "c-older-db", "d-no-config", "e-overlay-restore"],
+)
+def test_a_flawed_procedure_fails_the_drill_with_the_expected_finding(
+    scenario: str, backup: str, restore: str, expected: str, tmp_path: Path
+) -> None:
+    drill = _custom(scenario, backup, restore)
+    drill = dataclasses.replace(drill, population=dataclasses.replace(drill.population, tier="XS"))
+    result = _drill(drill, tmp_path)
+    assert result.verdict is Verdict.FAIL
+    assert expected in _kinds(result), sorted(_kinds(result))
