@@ -3,9 +3,8 @@
 
 PYTHON      ?= python3
 VENV        ?= .venv
-SEED        ?= 1
-TIER        ?= S
-DRILL_ROOT  ?= .work/drill/intermail
+SCENARIO    ?= default
+SEED_OVERRIDE ?=
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
@@ -21,8 +20,8 @@ SHELL       := bash
 .PHONY: help drill test lint test-slow bench clean clean-reports
 
 help:
-	@echo "make drill          set up, populate a tier $(TIER) installation in $(DRILL_ROOT), check it;"
-	@echo "                    report in reports/<UTC timestamp>-populate-check/ (SEED=$(SEED) TIER=$(TIER))"
+	@echo "make drill          set up, run the default fire drill; report in reports/<UTC>-default/"
+	@echo "                    (SCENARIO=name from scenarios/, SEED_OVERRIDE=n)"
 	@echo "make test           set up, then ruff, mypy and pytest -m 'not slow' (PYTEST_ARGS=...)"
 	@echo "make lint           ruff and mypy only"
 	@echo "make test-slow      pytest -m slow"
@@ -37,27 +36,10 @@ $(STAMP): pyproject.toml scripts/install-system-deps
 	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# Until the drill runner exists: populate, take a manifest, check the tree against it.
+# The default fire drill (scenarios/default.toml): chapter 13.4 backup under traffic, the
+# whole tree lost, restore, verdict. SCENARIO=name runs another one from scenarios/.
 drill: $(STAMP)
-	@report=reports/$$(date -u +%Y%m%dT%H%M%SZ)-populate-check; \
-	mkdir -p "$$report"; \
-	echo "== populate tier $(TIER), seed $(SEED): $(DRILL_ROOT)"; \
-	$(FIREDRILL) populate --root $(DRILL_ROOT) --tier $(TIER) --seed $(SEED) --force \
-		| tee "$$report/populate.txt"; \
-	echo "== manifest"; \
-	$(FIREDRILL) manifest --root $(DRILL_ROOT) -o "$$report/manifest.jsonl"; \
-	echo "== check"; \
-	$(FIREDRILL) check --root $(DRILL_ROOT) --against "$$report/manifest.jsonl" \
-		| tee "$$report/check.txt" || true; \
-	status=0; \
-	$(FIREDRILL) check --root $(DRILL_ROOT) --against "$$report/manifest.jsonl" --json --quiet \
-		> "$$report/check.json" || status=$$?; \
-	verdict=$$($(BIN)/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["verdict"])' \
-		"$$report/check.json" 2>/dev/null || echo error); \
-	echo; \
-	echo "verdict: $${verdict^^} (firedrill check exit $$status)"; \
-	echo "report:  $$report/"; \
-	exit $$status
+	$(FIREDRILL) run $(SCENARIO) --report-dir reports $(if $(SEED_OVERRIDE),--seed $(SEED_OVERRIDE),)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

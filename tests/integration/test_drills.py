@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import psutil
@@ -42,7 +43,7 @@ def _no_leftover_processes(marker: str) -> None:
     left = [
         p.info
         for p in psutil.process_iter(["pid", "cmdline"])
-        if any(marker in part for part in (p.info["cmdline"] or []))
+        if marker in " ".join(p.info["cmdline"] or []) and p.pid != os.getpid()
     ]
     assert left == []
 
@@ -106,3 +107,26 @@ def test_a_flawed_procedure_fails_the_drill_with_the_expected_finding(
     result = _drill(drill, tmp_path)
     assert result.verdict is Verdict.FAIL
     assert expected in _kinds(result), sorted(_kinds(result))
+
+
+@pytest.mark.parametrize(("command", "words"), [
+    ("sh -c 'echo copying; echo disk full >&2; exit 3'", "exited 3"),
+    ("sleep 607", "timed out"),
+], ids=["fails", "hangs"])
+def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
+        command: str, words: str, tmp_path: Path) -> None:
+    scenario_file = tmp_path / "broken.toml"
+    scenario_file.write_text(
+        '[traffic]\nbefore_backup = 1\nafter_backup = 1\n'
+        f'[backup]\nprocedure = "custom"\nbackup_cmd = "{command}"\n'
+        'restore_cmd = "true"\ntimeout = 3\n[disaster]\nkind = "lose-tree"\n')
+    result = _drill(load_scenario(scenario_file), tmp_path)
+    assert result.verdict is Verdict.FAIL
+    failed = [f for f in result.report["findings"]  # type: ignore[union-attr]
+              if f["kind"] == "procedure-failed"]
+    assert len(failed) == 1 and words in failed[0]["detail"]
+    if "exit" in words:
+        assert "disk full" in str(result.report["procedure_output"])
+    _no_leftover_processes("sleep 607")
+    _no_leftover_processes(str(result.report_dir))
+    _no_leftover_processes("firedrill-broken-")

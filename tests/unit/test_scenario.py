@@ -1,0 +1,77 @@
+"""Scenario files are validated completely before anything starts; errors name the problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.drill.catalogue import catalogue
+from harness.drill.scenario import load_scenario
+from harness.errors import InvalidScenario
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "drill.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", catalogue(), ids=lambda p: p.stem)
+def test_every_catalogue_scenario_is_valid(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.name == path.stem and scenario.description
+
+
+@pytest.mark.parametrize(("text", "where", "words"), [
+    ('[traffic]\nrate = 20\nbefore_backup = = 3\n', "line 3", "syntax"),
+    ('[population]\ntier = "XS"\nseeed = 4\n', "population.seeed", "unknown field"),
+    ('colour = "red"\n', "colour", "unknown field"),
+    ('[traffic]\nrate = "fast"\n', "traffic.rate", "must be a number"),
+    ('[traffic]\nclients = 2.5\n', "traffic.clients", "must be an integer"),
+    ('[backup]\nmss_down = "yes"\n', "backup.mss_down", "true or false"),
+    ('[disaster]\nkind = "meteor"\n', "disaster.kind", "must be one of"),
+    ('[disaster]\nkind = "server-crash"\nservers = ["mss", "ftpd"]\n', "disaster.servers[1]",
+     "must be one of"),
+    ('[traffic]\nafter_backup = -1\n', "traffic.after_backup", "at least 0"),
+    ('[disaster]\nkind = "lose-tree"\nduring_backup = true\n', "disaster.during_backup",
+     "only crashes"),
+    ('[backup]\ntimeout = 5\n[disaster]\nkind = "machine-crash"\nduring_backup = true\n'
+     'delay = 9\n[expect]\nloss = "none"\n', "disaster.delay", "after the backup timeout"),
+    ('[disaster]\nkind = "machine-crash"\n[expect]\nloss = "after-backup"\n', "expect.loss",
+     "must lose nothing"),
+    ('[disaster]\nkind = "lose-tree"\n[expect]\nloss = "none"\n', "expect.loss",
+     "acknowledged after the backup"),
+    ('[backup]\nprocedure = "custom"\n', "backup", "needs backup_cmd"),
+    ('[disaster]\nkind = "lose-store"\npath = "etc/passwd"\n', "disaster.path",
+     "lose-store needs"),
+    ('[expect]\nrto_target = -3\n', "expect.rto_target", "at least 0"),
+])
+def test_a_malformed_scenario_names_the_field_and_the_problem(
+        text: str, where: str, words: str, tmp_path: Path) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(InvalidScenario) as caught:
+        load_scenario(path)
+    assert caught.value.where == where
+    assert words in caught.value.reason
+    assert str(path) in str(caught.value)
+
+
+def test_firedrill_run_with_a_bad_scenario_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[traffic]\nrate = "fast"\n')
+    done = subprocess.run([sys.executable, "-m", "harness.cli.firedrill", "run", str(path),
+                           "--report-dir", str(tmp_path / "r")], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "traffic.rate" in done.stderr and done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "r").exists()  # nothing started
+
+
+def test_an_unknown_scenario_name_lists_the_catalogue(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "harness.cli.firedrill", "run", "no-such",
+                           "--report-dir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2 and "default" in done.stderr
