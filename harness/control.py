@@ -178,17 +178,24 @@ def _wait_gone(layout: Layout, program: str, timeout: float) -> bool:
     return True
 
 
+SHUTDOWN_TIERS = (("mta", "popserv", "imapserv"), ("mss",), ("dirserv", "confserv"))
+"""Front ends first (together), then the store, then directory and configuration."""
+
+
 def _shutdown(layout: Layout, names: Iterable[str], sig: int, grace: dict[str, float]) -> None:
-    """Signal servers in reverse start order, each gone before the next; SIGKILL on timeout."""
-    for program in reversed(select(list(names))):
-        pid = running_pid(layout, program)
-        if pid is None:
-            continue
-        _signal(pid, sig)
-        if not _wait_gone(layout, program, grace[program]):
-            _signal(pid, signal.SIGKILL)
-            if not _wait_gone(layout, program, 5):
-                raise ControlError(f"{program} (pid {pid}) does not stop")
+    """Signal servers tier by tier (front ends, store, directory), each tier gone before the
+    next; the servers of one tier wind down together. SIGKILL on timeout."""
+    wanted = set(select(list(names)))
+    for tier in SHUTDOWN_TIERS:
+        pids = {p: pid for p in tier if p in wanted and (pid := running_pid(layout, p))}
+        for pid in pids.values():
+            _signal(pid, sig)
+        deadline = time.monotonic() + max((grace[p] for p in pids), default=0)
+        for program, pid in pids.items():
+            if not _wait_gone(layout, program, max(0.0, deadline - time.monotonic())):
+                _signal(pid, signal.SIGKILL)
+                if not _wait_gone(layout, program, 5):
+                    raise ControlError(f"{program} (pid {pid}) does not stop")
 
 
 def stop(layout: Layout, names: Sequence[str] = (), *, timeout: float = STOP_TIMEOUT) -> None:

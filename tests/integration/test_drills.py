@@ -73,7 +73,9 @@ def test_every_catalogue_scenario_passes_with_its_procedure(
         assert metrics["rpo_messages"] == 0 and report["lost_operations"] == []
     if scenario.backup.mss_down:
         assert metrics["spooled_at_backup"] > 0
-        assert metrics["spooled_delivered_after_recovery"] == metrics["spooled_at_backup"]
+        # every spooled message is delivered unless its recipient was deleted before the
+        # backup (the MTA then bounces it); losses are judged by the history check above
+        assert 0 < metrics["spooled_delivered_after_recovery"] <= metrics["spooled_at_backup"]
     _no_leftover_processes(str(result.report_dir))
 
 
@@ -109,24 +111,70 @@ def test_a_flawed_procedure_fails_the_drill_with_the_expected_finding(
     assert expected in _kinds(result), sorted(_kinds(result))
 
 
-@pytest.mark.parametrize(("command", "words"), [
-    ("sh -c 'echo copying; echo disk full >&2; exit 3'", "exited 3"),
-    ("sleep 607", "timed out"),
-], ids=["fails", "hangs"])
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ("sh -c 'echo copying; echo disk full >&2; exit 3'", "exited 3"),
+        ("sleep 607", "timed out"),
+    ],
+    ids=["fails", "hangs"],
+)
 def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
-        command: str, words: str, tmp_path: Path) -> None:
+    command: str, words: str, tmp_path: Path
+) -> None:
     scenario_file = tmp_path / "broken.toml"
     scenario_file.write_text(
-        '[traffic]\nbefore_backup = 1\nafter_backup = 1\n'
+        "[traffic]\nbefore_backup = 1\nafter_backup = 1\n"
         f'[backup]\nprocedure = "custom"\nbackup_cmd = "{command}"\n'
-        'restore_cmd = "true"\ntimeout = 3\n[disaster]\nkind = "lose-tree"\n')
+        'restore_cmd = "true"\ntimeout = 3\n[disaster]\nkind = "lose-tree"\n'
+    )
     result = _drill(load_scenario(scenario_file), tmp_path)
     assert result.verdict is Verdict.FAIL
-    failed = [f for f in result.report["findings"]  # type: ignore[union-attr]
-              if f["kind"] == "procedure-failed"]
+    failed = [
+        f
+        for f in result.report["findings"]  # type: ignore[union-attr]
+        if f["kind"] == "procedure-failed"
+    ]
     assert len(failed) == 1 and words in failed[0]["detail"]
     if "exit" in words:
         assert "disk full" in str(result.report["procedure_output"])
     _no_leftover_processes("sleep 607")
     _no_leftover_processes(str(result.report_dir))
     _no_leftover_processes("firedrill-broken-")
+
+
+def test_ctrl_c_in_the_middle_of_a_drill_cleans_up_and_keeps_the_report(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    before = set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli.firedrill",
+            "run",
+            "machine-crash",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip().endswith("] traffic"):
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 130
+    (report_dir,) = list(tmp_path.iterdir())
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["verdict"] == "unknown" and "interrupted" in report["error"]
+    assert set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*")) == before
+    _no_leftover_processes("firedrill-machine-crash-")
