@@ -25,32 +25,55 @@ def test_every_catalogue_scenario_is_valid(path: Path) -> None:
     assert scenario.name == path.stem and scenario.description
 
 
-@pytest.mark.parametrize(("text", "where", "words"), [
-    ('[traffic]\nrate = 20\nbefore_backup = = 3\n', "line 3", "syntax"),
-    ('[population]\ntier = "XS"\nseeed = 4\n', "population.seeed", "unknown field"),
-    ('colour = "red"\n', "colour", "unknown field"),
-    ('[traffic]\nrate = "fast"\n', "traffic.rate", "must be a number"),
-    ('[traffic]\nclients = 2.5\n', "traffic.clients", "must be an integer"),
-    ('[backup]\nmss_down = "yes"\n', "backup.mss_down", "true or false"),
-    ('[disaster]\nkind = "meteor"\n', "disaster.kind", "must be one of"),
-    ('[disaster]\nkind = "server-crash"\nservers = ["mss", "ftpd"]\n', "disaster.servers[1]",
-     "must be one of"),
-    ('[traffic]\nafter_backup = -1\n', "traffic.after_backup", "at least 0"),
-    ('[disaster]\nkind = "lose-tree"\nduring_backup = true\n', "disaster.during_backup",
-     "only crashes"),
-    ('[backup]\ntimeout = 5\n[disaster]\nkind = "machine-crash"\nduring_backup = true\n'
-     'delay = 9\n[expect]\nloss = "none"\n', "disaster.delay", "after the backup timeout"),
-    ('[disaster]\nkind = "machine-crash"\n[expect]\nloss = "after-backup"\n', "expect.loss",
-     "must lose nothing"),
-    ('[disaster]\nkind = "lose-tree"\n[expect]\nloss = "none"\n', "expect.loss",
-     "acknowledged after the backup"),
-    ('[backup]\nprocedure = "custom"\n', "backup", "needs backup_cmd"),
-    ('[disaster]\nkind = "lose-store"\npath = "etc/passwd"\n', "disaster.path",
-     "lose-store needs"),
-    ('[expect]\nrto_target = -3\n', "expect.rto_target", "at least 0"),
-])
+@pytest.mark.parametrize(
+    ("text", "where", "words"),
+    [
+        ("[traffic]\nrate = 20\nbefore_backup = = 3\n", "line 3", "syntax"),
+        ('[population]\ntier = "XS"\nseeed = 4\n', "population.seeed", "unknown field"),
+        ('colour = "red"\n', "colour", "unknown field"),
+        ('[traffic]\nrate = "fast"\n', "traffic.rate", "must be a number"),
+        ("[traffic]\nclients = 2.5\n", "traffic.clients", "must be an integer"),
+        ('[backup]\nmss_down = "yes"\n', "backup.mss_down", "true or false"),
+        ('[disaster]\nkind = "meteor"\n', "disaster.kind", "must be one of"),
+        (
+            '[disaster]\nkind = "server-crash"\nservers = ["mss", "ftpd"]\n',
+            "disaster.servers[1]",
+            "must be one of",
+        ),
+        ("[traffic]\nafter_backup = -1\n", "traffic.after_backup", "at least 0"),
+        (
+            '[disaster]\nkind = "lose-tree"\nduring_backup = true\n',
+            "disaster.during_backup",
+            "only crashes",
+        ),
+        (
+            '[backup]\ntimeout = 5\n[disaster]\nkind = "machine-crash"\nduring_backup = true\n'
+            'delay = 9\n[expect]\nloss = "none"\n',
+            "disaster.delay",
+            "after the backup timeout",
+        ),
+        (
+            '[disaster]\nkind = "machine-crash"\n[expect]\nloss = "after-backup"\n',
+            "expect.loss",
+            "must lose nothing",
+        ),
+        (
+            '[disaster]\nkind = "lose-tree"\n[expect]\nloss = "none"\n',
+            "expect.loss",
+            "acknowledged after the backup",
+        ),
+        ('[backup]\nprocedure = "custom"\n', "backup", "needs backup_cmd"),
+        (
+            '[disaster]\nkind = "lose-store"\npath = "etc/passwd"\n',
+            "disaster.path",
+            "lose-store needs",
+        ),
+        ("[expect]\nrto_target = -3\n", "expect.rto_target", "at least 0"),
+    ],
+)
 def test_a_malformed_scenario_names_the_field_and_the_problem(
-        text: str, where: str, words: str, tmp_path: Path) -> None:
+    text: str, where: str, words: str, tmp_path: Path
+) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(InvalidScenario) as caught:
         load_scenario(path)
@@ -61,9 +84,21 @@ def test_a_malformed_scenario_names_the_field_and_the_problem(
 
 def test_firedrill_run_with_a_bad_scenario_exits_2_with_one_line(tmp_path: Path) -> None:
     path = _write(tmp_path, '[traffic]\nrate = "fast"\n')
-    done = subprocess.run([sys.executable, "-m", "harness.cli.firedrill", "run", str(path),
-                           "--report-dir", str(tmp_path / "r")], capture_output=True,
-                          text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli.firedrill",
+            "run",
+            str(path),
+            "--report-dir",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2
     assert "traffic.rate" in done.stderr and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
@@ -71,7 +106,19 @@ def test_firedrill_run_with_a_bad_scenario_exits_2_with_one_line(tmp_path: Path)
 
 
 def test_an_unknown_scenario_name_lists_the_catalogue(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "harness.cli.firedrill", "run", "no-such",
-                           "--report-dir", str(tmp_path)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli.firedrill",
+            "run",
+            "no-such",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2 and "default" in done.stderr
