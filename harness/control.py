@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -122,8 +122,17 @@ def _answers(address: str, port: int) -> bool:
         return False
 
 
-def start(layout: Layout, names: Sequence[str] = (), *, timeout: float = START_TIMEOUT) -> None:
-    """Start the named servers in order, each listening before the next starts."""
+def start(
+    layout: Layout,
+    names: Sequence[str] = (),
+    *,
+    timeout: float = START_TIMEOUT,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Start the named servers in order, each listening before the next starts.
+
+    `env` adds environment variables for the servers (e.g. an armed failpoint).
+    """
     config = load(layout.config)
     layout.logs.mkdir(parents=True, exist_ok=True)
     for program in select(names):
@@ -137,6 +146,7 @@ def start(layout: Layout, names: Sequence[str] = (), *, timeout: float = START_T
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
             cwd=layout.root,
         )
         log_file.close()
