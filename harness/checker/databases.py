@@ -72,22 +72,26 @@ def log_numbers(home: Path) -> list[int]:
     return sorted(int(m.group(1)) for p in home.iterdir() if (m := _LOG.match(p.name)))
 
 
-def highest_lsn_file(path: Path) -> int:
-    """The newest log file number any page of a database file was last written under."""
-    highest = 0
+def highest_lsn(path: Path) -> tuple[int, int]:
+    """The newest log position (file, offset) any page of a database file was written at."""
+    highest = (0, 0)
     with path.open("rb") as handle:
         meta = handle.read(512)
         if len(meta) < 24:
-            return 0
+            return highest
         pagesize = struct.unpack_from("<I", meta, 20)[0]
         if pagesize < 512 or pagesize > 65536 or pagesize & (pagesize - 1):
-            return 0
+            return highest
         handle.seek(0)
         while chunk := handle.read(pagesize * 256):
             for offset in range(0, len(chunk) - 7, pagesize):
-                lsn_file = struct.unpack_from("<I", chunk, offset)[0]
-                highest = max(highest, lsn_file)
+                highest = max(highest, struct.unpack_from("<II", chunk, offset))
     return highest
+
+
+def highest_lsn_file(path: Path) -> int:
+    """The newest log file number any page of a database file was last written under."""
+    return highest_lsn(path)[0]
 
 
 def _verify(path: Path) -> str | None:
@@ -191,6 +195,8 @@ def _recover_and_open(
             handle.open(f, dbtype=db.DB_BTREE, flags=db.DB_RDONLY)
             stores._handles[f"{name}/{f}"] = handle
         stores._envs[name] = env
+        if not quiet:
+            _pages_ahead_of_log(stores, name, copy, files, env)
         return
     except db.DBError as exc:
         for f in files:
@@ -214,6 +220,30 @@ def _recover_and_open(
             stores.unreadable[f"{name}/{f}"] = reason
             continue
         stores._handles[f"{name}/{f}"] = handle
+
+
+def _pages_ahead_of_log(
+    stores: ScratchStores, name: str, copy: Path, files: list[str], env: Any
+) -> None:
+    """Pages written at a log position the log does not reach: their logs were not restored.
+
+    Write-ahead logging guarantees every page's LSN is at or below the end of the log; data
+    files copied (or restored) without their log files break it, and the next crash would
+    then replay the wrong records onto them.
+    """
+    stat = env.log_stat()
+    end = (int(stat["cur_file"]), int(stat["cur_offset"]))
+    for f in files:
+        lsn = highest_lsn(copy / f)
+        if lsn > end:
+            stores.findings.append(
+                LogMissing(
+                    f"db/{name}/log.{lsn[0]:010d}",
+                    f"{f} has pages at log position {lsn[0]}/{lsn[1]} but the log ends at "
+                    f"{end[0]}/{end[1]}: the log files that go with these data files are missing",
+                )
+            )
+            return
 
 
 def _bdb_message(exc: BaseException) -> str:

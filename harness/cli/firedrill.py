@@ -146,7 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"(RTO {metrics.get('rto_seconds')}s, RPO {metrics.get('rpo_messages')} "
             f"message(s) / {metrics.get('rpo_seconds')}s)"
         )
-        for reason in report.get("reasons") or []:  # type: ignore[attr-defined]
+        for reason in report.get("reasons") or []:
             print(f"  {reason}")
         if report.get("error"):
             print(f"  error: {report['error']}")
@@ -156,6 +156,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         worst = max(worst, code)
     return worst
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from harness.drill.flaws import FLAWS
+    from harness.drill.selftest import Trial, selftest
+
+    def show(trial: Trial) -> None:
+        if not args.json:
+            mark = "ok  " if trial.ok else "MISS"
+            print(
+                f"{mark} {trial.kind:7} {trial.procedure:30} {trial.scenario:26} "
+                f"seed {trial.seed}: {trial.evidence}",
+                flush=True,
+            )
+
+    if not args.json:
+        print(
+            f"selftest: {len(FLAWS)} flawed procedures and the scenario catalogue, "
+            f"{args.seeds} seed(s), {args.jobs} at a time"
+        )
+    score = selftest(seeds=args.seeds, report_dir=args.report_dir, jobs=args.jobs, on_trial=show)
+    if args.json:
+        print(json.dumps(score.to_json(), indent=2))
+    else:
+        print(
+            f"caught {score.caught}/{score.total} flaws, {score.false_alarms} false alarm(s) "
+            f"in {score.correct_runs} correct drills"
+        )
+    perfect = score.caught == score.total and score.false_alarms == 0
+    return EXIT_OK if perfect else EXIT_VIOLATIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +251,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restore-cmd", help="the operator's restore command (custom procedure)")
     p.add_argument("--keep", action="store_true", help="keep the installation and backup")
     p.add_argument("--quiet", action="store_true", help="no phase lines")
+
+    p = command(
+        "selftest",
+        cmd_selftest,
+        "score firedrill's detection: flawed procedures caught, no false alarm",
+    )
+    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=3, help="drills at a time")
+    p.add_argument("--report-dir", type=Path, default=Path("reports/selftest"))
+    p.add_argument("--json", action="store_true")
 
     p = command("manifest", cmd_manifest, "record digests of messages, rows, accounts, config")
     p.add_argument("--root", type=Path, required=True)

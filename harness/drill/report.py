@@ -14,7 +14,9 @@ from berkeleydb import db
 
 from harness import __version__
 from harness.checker.databases import items, scratch_copy
+from harness.checker.run import run_check
 from harness.drill.disasters import FaultRecord
+from harness.drill.procedures import BackupRecord
 from harness.errors import ConfigSyntaxError, FiredrillError
 from harness.layout import Layout
 from harness.manifest import summarize
@@ -56,6 +58,23 @@ def delivered(layout: Layout, header_ids: list[str]) -> int:
             MsgRecord.decode(k, v).header_id for k, v in items(stores.handle("msgid", "msgid.db"))
         }
     return len(wanted & found)
+
+
+def verify_backup(backup: BackupRecord) -> list[dict[str, object]]:
+    """Check the backup itself: is it a clean recovery point? (Only a tree can be checked.)"""
+    tree = backup.directory / "tree" if (backup.directory / "tree").is_dir() else backup.directory
+    try:
+        report = run_check(tree)
+    except FiredrillError as exc:
+        return [{"taken": backup.point.wall, "clean": None, "why": str(exc)}]
+    bad = [f for f in report.findings if f.severity.value == "violation"]
+    return [
+        {
+            "taken": backup.point.wall,
+            "clean": not bad and not report.errors,
+            "findings": [f"{f.kind} {f.subject}" for f in bad[:20]],
+        }
+    ]
 
 
 def came_back(
@@ -195,6 +214,11 @@ def write(drill: Drill) -> dict[str, Any]:
         else [f.to_json() for f in drill.findings],
         "lost_operations": [x.to_json() for x in drill.judgement.lost] if drill.judgement else [],
         "came_back": drill.came_back,
+        "recovery_points": drill.recovery_points,
+        "latest_clean_recovery_point": next(
+            (p["taken"] for p in reversed(drill.recovery_points) if p.get("clean")), None
+        ),
+        "procedure": drill.procedure.name if hasattr(drill, "procedure") else None,
         "check": drill.check.to_json() if drill.check else None,
         "history": str((drill.report_dir / "history.jsonl").absolute()),
         "logs": str((drill.report_dir / "logs").absolute()),

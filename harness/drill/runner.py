@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fixtures.populate import populate
 from fixtures.tiers import tier
@@ -50,6 +51,7 @@ from harness.drill.disasters import FaultContext, FaultRecord, inflict
 from harness.drill.probe import Credentials, serving, wait_until_serving
 from harness.drill.procedures import (
     BackupRecord,
+    Procedure,
     ProcedureContext,
     RestoreRecord,
     procedure_for,
@@ -76,6 +78,8 @@ class DrillOptions:
     seed: int | None = None
     keep: bool = False
     progress: bool = True
+    procedure: Procedure | None = None
+    """Replaces the scenario's procedure (the flaw catalogue, selftest)."""
 
 
 @dataclass
@@ -96,6 +100,12 @@ class Drill:
         self.started = Stamp.now()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.report_dir = options.report_dir / f"{stamp}-{scenario.name}"
+        for n in range(2, 1000):  # drills started in the same second (selftest runs several)
+            try:
+                self.report_dir.mkdir(parents=True)
+                break
+            except FileExistsError:
+                self.report_dir = options.report_dir / f"{stamp}-{scenario.name}-{n}"
         self.phases: list[PhaseRecord] = []
         self.findings: list[Finding] = []
         self.backup: BackupRecord | None = None
@@ -110,6 +120,7 @@ class Drill:
         self.workload: Workload | None = None
         self.spooled_at_backup: list[str] = []
         self.restore_output = ""
+        self.recovery_points: list[dict[str, object]] = []
         self.traceback = ""
         self.delivered_from_backup_spool = 0
 
@@ -118,7 +129,6 @@ class Drill:
     @contextlib.contextmanager
     def sandbox(self) -> Iterator[None]:
         """A private work tree (installation + backup), removed afterwards unless kept."""
-        self.report_dir.mkdir(parents=True, exist_ok=False)
         self.work = Path(tempfile.mkdtemp(prefix=f"firedrill-{self.scenario.name}-"))
         self.layout = Layout(self.work / "intermail")
         self.history = HistoryWriter(self.report_dir / "history.jsonl")
@@ -195,7 +205,9 @@ class Drill:
 
     def take_backup(self) -> None:
         b = self.scenario.backup
-        self.procedure = procedure_for(b.procedure, b.backup_cmd, b.restore_cmd)
+        self.procedure = self.options.procedure or procedure_for(
+            b.procedure, b.backup_cmd, b.restore_cmd
+        )
         self.pctx = ProcedureContext(
             self.layout, self.backend, self.history, self.work, timeout=b.timeout
         )
@@ -209,6 +221,7 @@ class Drill:
             if strike is not None:
                 strike.join()
         self.spooled_at_backup = reporting.spool_header_ids(self.backup.manifest)
+        self.recovery_points = reporting.verify_backup(self.backup)
 
     def after_backup(self) -> None:
         time.sleep(self.scenario.traffic.after_backup)
@@ -318,7 +331,7 @@ class Drill:
 class DrillResult:
     verdict: Verdict
     report_dir: Path
-    report: dict[str, object] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 def run_drill(scenario: Scenario, options: DrillOptions) -> DrillResult:
@@ -373,15 +386,23 @@ def _judge_after_failure(drill: Drill) -> None:
     )
 
 
+_claimed: set[int] = set()
+_claim_lock = threading.Lock()
+
+
 def free_network() -> str:
     """A loopback /24 whose server addresses nobody listens on (parallel drills)."""
     start = 100 + (int(time.time() * 1000) % 100)
-    for offset in range(150):
-        candidate = 100 + (start + offset) % 150
-        with socket.socket() as sock:
-            try:
-                sock.bind((f"127.0.{candidate}.11", 14001))
-            except OSError:
+    with _claim_lock:
+        for offset in range(150):
+            candidate = 100 + (start + offset) % 150
+            if candidate in _claimed:
                 continue
-        return f"127.0.{candidate}"
+            with socket.socket() as sock:
+                try:
+                    sock.bind((f"127.0.{candidate}.11", 14001))
+                except OSError:
+                    continue
+            _claimed.add(candidate)
+            return f"127.0.{candidate}"
     raise FiredrillError("no free loopback network for the drill's servers")

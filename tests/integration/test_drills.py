@@ -82,7 +82,7 @@ def test_every_catalogue_scenario_passes_with_its_procedure(
 def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
     result = _drill(_custom("default", "good-backup.sh", "good-restore.sh"), tmp_path)
     assert result.verdict is Verdict.PASS, result.report["reasons"]
-    assert result.report["backup"]["point_source"] == "quiesced"  # type: ignore[index]
+    assert result.report["backup"]["point_source"] == "quiesced"
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
     assert result.verdict is Verdict.FAIL
     failed = [
         f
-        for f in result.report["findings"]  # type: ignore[union-attr]
+        for f in result.report["findings"]
         if f["kind"] == "procedure-failed"
     ]
     assert len(failed) == 1 and words in failed[0]["detail"]

@@ -1,0 +1,135 @@
+"""`firedrill selftest`: does firedrill catch every flaw of the catalogue, and does it leave
+correct procedures alone? The detection score: caught / total flaws, and false alarms."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from harness.drill.catalogue import catalogue, find
+from harness.drill.flaws import FLAWS, Flaw
+from harness.drill.runner import DrillOptions, run_drill
+from harness.drill.scenario import Scenario, load_scenario
+from harness.drill.verdict import Verdict
+
+SELFTEST_TIER = "XS"
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    kind: str
+    """'flaw' (must fail with one of the expected findings) or 'correct' (must pass)."""
+    procedure: str
+    scenario: str
+    seed: int
+    verdict: str
+    ok: bool
+    evidence: str
+    report: str
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    caught: int
+    total: int
+    false_alarms: int
+    correct_runs: int
+    trials: tuple[Trial, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "caught": self.caught,
+            "total": self.total,
+            "false_alarms": self.false_alarms,
+            "correct_runs": self.correct_runs,
+            "trials": [t.to_json() for t in self.trials],
+        }
+
+
+def _small(scenario: Scenario, mix: dict[str, float] | None = None) -> Scenario:
+    population = dataclasses.replace(scenario.population, tier=SELFTEST_TIER)
+    traffic = scenario.traffic
+    if mix:
+        traffic = dataclasses.replace(traffic, mix=tuple(sorted(mix.items())))
+    return dataclasses.replace(scenario, population=population, traffic=traffic)
+
+
+def _flaw_trial(flaw: Flaw, seed: int, report_dir: Path) -> Trial:
+    scenario = _small(load_scenario(find(flaw.scenario)), flaw.mix)
+    result = run_drill(
+        scenario,
+        DrillOptions(report_dir=report_dir, seed=seed, progress=False, procedure=flaw.procedure()),
+    )
+    violations = [
+        f for f in result.report.get("findings") or [] if f.get("classification") == "violation"
+    ]
+    hits = [f for f in violations if f["kind"] in flaw.caught_by]
+    evidence = (
+        f"{hits[0]['kind']} {hits[0]['id']}"
+        if hits
+        else (
+            "no expected finding; violations: " + ", ".join(sorted({f["kind"] for f in violations}))
+            if violations
+            else "the drill passed"
+        )
+    )
+    return Trial(
+        "flaw",
+        flaw.name,
+        scenario.name,
+        seed,
+        result.verdict.value,
+        result.verdict is Verdict.FAIL and bool(hits),
+        evidence,
+        str(result.report_dir / "report.json"),
+    )
+
+
+def _correct_trial(path: Path, seed: int, report_dir: Path) -> Trial:
+    scenario = _small(load_scenario(path))
+    result = run_drill(scenario, DrillOptions(report_dir=report_dir, seed=seed, progress=False))
+    reasons = result.report.get("reasons") or []
+    evidence = (
+        "passed"
+        if result.verdict is Verdict.PASS
+        else "; ".join(str(r) for r in reasons) or str(result.report.get("error"))
+    )
+    return Trial(
+        "correct",
+        scenario.backup.procedure,
+        scenario.name,
+        seed,
+        result.verdict.value,
+        result.verdict is Verdict.PASS,
+        evidence,
+        str(result.report_dir / "report.json"),
+    )
+
+
+def selftest(
+    *, seeds: int, report_dir: Path, jobs: int = 3, on_trial: Callable[[Trial], None] | None = None
+) -> Score:
+    """Run every flaw and every catalogue scenario at seeds 1..`seeds`, `jobs` at a time."""
+    work: list[Callable[[], Trial]] = []
+    for seed in range(1, seeds + 1):
+        work += [partial(_flaw_trial, f, seed, report_dir) for f in FLAWS]
+        work += [partial(_correct_trial, p, seed, report_dir) for p in catalogue()]
+    trials: list[Trial] = []
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="selftest") as pool:
+        for trial in pool.map(lambda job: job(), work):
+            trials.append(trial)
+            if on_trial is not None:
+                on_trial(trial)
+    flaw_names = {f.name for f in FLAWS}
+    caught = sum(all(t.ok for t in trials if t.procedure == name) for name in flaw_names)
+    correct = [t for t in trials if t.kind == "correct"]
+    return Score(
+        caught, len(flaw_names), sum(not t.ok for t in correct), len(correct), tuple(trials)
+    )

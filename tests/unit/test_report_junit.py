@@ -1,0 +1,167 @@
+"""junit.xml: one suite per drill, one case per check; failures carry the typed findings with
+their ids; read back with junitparser, as CI consumers read it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
+from junitparser import xunit2
+
+from harness.report.checks import INVARIANTS, checks
+from harness.report.junit import write_junit
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
+SAMPLES = sorted(p.name for p in FIXTURES.iterdir() if (p / "report.json").is_file())
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name / "report.json").read_text())
+    return data
+
+
+def parse(report: dict[str, Any], tmp_path: Path) -> TestSuite:
+    path = tmp_path / "junit.xml"
+    write_junit(report, path)
+    xml = JUnitXml.fromfile(str(path))
+    suites = list(xml)
+    assert len(suites) == 1
+    suite = suites[0]
+    assert isinstance(suite, TestSuite)
+    return suite
+
+
+def cases(suite: TestSuite) -> dict[str, TestCase]:
+    return {c.name: c for c in suite}
+
+
+def test_a_failing_drill_names_the_finding_ids(tmp_path: Path) -> None:
+    report = load("fail-live-copy")
+    suite = parse(report, tmp_path)
+    assert suite.name == "default"
+    assert suite.failures == 1 and suite.errors == 0
+    failed = [c for c in suite if any(isinstance(r, Failure) for r in c.result)]
+    assert [c.name for c in failed] == [f"invariant 1: {INVARIANTS[1]}"]
+    failure = failed[0].result[0]
+    assert isinstance(failure, Failure)
+    violations = [f for f in report["findings"] if f["classification"] == "violation"]
+    assert len(violations) == 15
+    for f in violations:
+        assert f"{f['kind']} {f['id']}" in failure.message
+        assert f"{f['kind']} {f['id']}: file does not exist" in (failure.text or "")
+    assert failure.type == "message-file-missing"
+    # Allowed losses (after the backup point) fail nothing.
+    assert cases(suite)["losses only after the backup point"].is_passed
+
+
+def test_the_properties(tmp_path: Path) -> None:
+    suite = parse(load("pass-restart"), tmp_path)
+    props = {p.name: p.value for p in suite.properties()}
+    assert props["scenario"] == "crash-mss-mta"
+    assert props["verdict"] == "pass"
+    assert props["seed"] == "1"
+    assert props["backend"] == "local"
+    assert props["report"] == str((tmp_path / "report.json").absolute())
+    assert props["rto_seconds"] == "0.672"
+
+
+def test_one_case_per_check_restart_drill(tmp_path: Path) -> None:
+    suite = parse(load("pass-restart"), tmp_path)
+    names = list(cases(suite))
+    assert names[:8] == [f"invariant {i}: {t}" for i, t in INVARIANTS.items()]
+    assert names[8:] == [
+        "no unexpected acknowledged loss",
+        "service restored",
+        "spool drained",
+        "RTO within target",
+        "drill ran to completion",
+    ]
+    assert all(c.is_passed for c in suite)
+    assert suite.tests == len(names) and suite.failures == 0
+
+
+def test_restore_drill_has_rpo_and_came_back(tmp_path: Path) -> None:
+    names = list(cases(parse(load("pass-restore"), tmp_path)))
+    assert "losses only after the backup point" in names
+    assert "destroyed data came back" in names
+    assert {"RTO within target", "RPO within target"} <= set(names)
+    assert "RPO (messages) within target" not in names  # no such target: not emitted
+
+
+def test_a_drill_stopped_early_skips_what_it_did_not_check(tmp_path: Path) -> None:
+    suite = parse(load("fail-procedure"), tmp_path)
+    by_name = cases(suite)
+    failure = by_name[f"invariant 0: {INVARIANTS[0]}"].result[0]
+    assert isinstance(failure, Failure)
+    assert "procedure-failed backup" in failure.message
+    for i in range(1, 8):
+        assert isinstance(by_name[f"invariant {i}: {INVARIANTS[i]}"].result[0], Skipped)
+    assert "service restored" not in by_name  # the drill never got there
+    assert isinstance(by_name["RTO within target"].result[0], Skipped)
+
+
+def test_a_harness_error_is_an_error_case(tmp_path: Path) -> None:
+    report = copy.deepcopy(load("pass-restart"))
+    report["verdict"] = "unknown"
+    report["error"] = "internal error: RuntimeError: boom"
+    report["traceback"] = "Traceback (most recent call last):\n  boom"
+    suite = parse(report, tmp_path)
+    assert suite.errors == 1
+    error = cases(suite)["drill ran to completion"].result[0]
+    assert isinstance(error, Error)
+    assert error.message == "internal error: RuntimeError: boom"
+    assert "Traceback" in (error.text or "")
+
+
+def test_an_enforced_missed_target_fails_its_case(tmp_path: Path) -> None:
+    report = copy.deepcopy(load("pass-restart"))
+    report["scenario"]["expect"]["fail_on_targets"] = True
+    report["targets"][0].update(target=0.5, met=False)
+    failure = cases(parse(report, tmp_path))["RTO within target"].result[0]
+    assert isinstance(failure, Failure)
+    assert "missed" in failure.message and "0.67 s" in failure.message
+
+
+def test_an_unenforced_missed_target_passes_with_a_note(tmp_path: Path) -> None:
+    report = copy.deepcopy(load("pass-restart"))
+    report["targets"][0].update(target=0.5, met=False)
+    case = cases(parse(report, tmp_path))["RTO within target"]
+    assert case.is_passed
+    assert "not enforced" in (case.system_out or "")
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_a_failed_verdict_has_a_failed_check_and_a_pass_none(name: str) -> None:
+    report = load(name)
+    failed = [c for c in checks(report) if c.status == "failed"]
+    assert bool(failed) == (report["verdict"] == "fail")
+
+
+def test_text_xml_cannot_hold_is_replaced_and_markup_escaped(tmp_path: Path) -> None:
+    report = copy.deepcopy(load("fail-live-copy"))
+    report["scenario"]["name"] = 'a<b>&"c"'
+    report["findings"][-1].update(
+        id="<x>\x1b[31m", detail="bad \x00 byte & </failure>", classification="violation"
+    )
+    path = tmp_path / "junit.xml"
+    write_junit(report, path)
+    root = ET.parse(path).getroot()  # well-formed
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("name") == 'a<b>&"c"'
+    text = path.read_text()
+    assert "\x00" not in text and "\x1b" not in text
+    assert "bad � byte &amp; &lt;/failure&gt;" in text
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_the_xunit2_reader_accepts_it_too(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    write_junit(load(name), path)
+    xml = xunit2.JUnitXml.fromfile(str(path))
+    suite = next(iter(xml))
+    assert int(suite.tests) == len(checks(load(name)))
