@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -30,6 +31,7 @@ from harness.topology import PROGRAMS, endpoint, setting
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 _children: list[subprocess.Popen[bytes]] = []
+_children_lock = threading.Lock()
 
 
 class ControlError(FiredrillError):
@@ -64,9 +66,8 @@ def select(names: Sequence[str]) -> list[str]:
 
 
 def _reap() -> None:
-    for child in list(_children):
-        if child.poll() is not None:
-            _children.remove(child)
+    with _children_lock:
+        _children[:] = [child for child in _children if child.poll() is None]
 
 
 def running_pid(layout: Layout, program: str) -> int | None:
@@ -131,8 +132,16 @@ def start(
 ) -> None:
     """Start the named servers in order, each listening before the next starts.
 
-    `env` adds environment variables for the servers (e.g. an armed failpoint).
+    `env` adds environment variables for the servers (e.g. an armed failpoint). Inside a drill
+    on the docker backend (FIREDRILL_DOCKER_RUN is set, e.g. for an operator's procedure that
+    calls `$IMCTRL start`), the servers start as that run's containers.
     """
+    run_id = os.environ.get("FIREDRILL_DOCKER_RUN")
+    if run_id:
+        from harness.drill.containers import DockerBackend
+
+        DockerBackend(layout, run_id=run_id).start(names)
+        return
     config = load(layout.config)
     layout.logs.mkdir(parents=True, exist_ok=True)
     for program in select(names):
@@ -150,7 +159,8 @@ def start(
             cwd=layout.root,
         )
         log_file.close()
-        _children.append(child)
+        with _children_lock:
+            _children.append(child)
         deadline = time.monotonic() + timeout
         while not (running_pid(layout, program) and _answers(where.address, where.port)):
             if child.poll() is not None:

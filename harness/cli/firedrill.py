@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("run", cmd_run, "run a fire drill (default: the chapter 13.4 drill)")
     p.add_argument("scenario", nargs="?", help="a scenario name from scenarios/ or a file")
     p.add_argument("--all", action="store_true", help="run the whole catalogue")
-    p.add_argument("--backend", choices=("local",), default="local")
+    p.add_argument("--backend", choices=("local", "docker"), default="local")
     p.add_argument("--seed", type=int, help="override the scenario's seed")
     p.add_argument("--report-dir", type=Path, default=Path("reports"))
     p.add_argument("--backup-cmd", help="the operator's backup command (custom procedure)")

@@ -257,6 +257,7 @@ def run_command(command: str, ctx: ProcedureContext, directory: Path, what: str)
         "INTERMAIL": str(ctx.layout.root),
         "BACKUP_DIR": str(directory),
         "IMCTRL": imctrl_path(),
+        **getattr(ctx.backend, "procedure_env", dict)(),
     }
     try:
         argv = shlex.split(command)

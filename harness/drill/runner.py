@@ -145,8 +145,14 @@ class Drill:
 
     @contextlib.contextmanager
     def servers(self) -> Iterator[Backend]:
-        backend = LocalBackend(self.layout)
-        self.backend: Backend = backend
+        backend: Backend
+        if self.options.backend == "docker":
+            from harness.drill.containers import DockerBackend
+
+            backend = DockerBackend(self.layout)
+        else:
+            backend = LocalBackend(self.layout)
+        self.backend = backend
         try:
             yield backend
         finally:
@@ -217,6 +223,10 @@ class Drill:
             strike.start()
         try:
             self.backup = take_backup(self.procedure, self.pctx, self.work / "backup")
+        except ProcedureFailed:
+            raise
+        except FiredrillError as exc:  # e.g. a server the procedure restarts does not start
+            raise ProcedureFailed(f"the backup procedure failed: {exc}") from exc
         finally:
             if strike is not None:
                 strike.join()
@@ -266,7 +276,7 @@ class Drill:
             return
         try:
             self.restore = run_restore(self.procedure, self.pctx, self.work / "backup")
-        except ProcedureFailed as exc:  # go on: what the failed restore left is the evidence
+        except FiredrillError as exc:  # go on: what the failed restore left is the evidence
             self.findings.append(ProcedureError("restore", str(exc)))
             self.restore_output = "\n".join(self.pctx.outputs)
 

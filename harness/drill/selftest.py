@@ -77,7 +77,7 @@ def _flaw_trial(flaw: Flaw, seed: int, report_dir: Path) -> Trial:
         else (
             "no expected finding; violations: " + ", ".join(sorted({f["kind"] for f in violations}))
             if violations
-            else "the drill passed"
+            else f"verdict {result.verdict.value}: {result.report.get('error') or 'no violation'}"
         )
     )
     return Trial(

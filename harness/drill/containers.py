@@ -1,0 +1,230 @@
+"""The Docker backend: one container per server, created with testcontainers.
+
+Every container runs the firedrill image (`python3 -m harness.servers PROGRAM --root ROOT`)
+with `$INTERMAIL` bind-mounted at the same path, host networking (each server on its own
+127.0.0.x address, no Docker network is ever created) and the host's pid namespace, so the
+servers' pid and lock files mean the same inside and out and `imctrl` drains and stops them
+with the same signals. Readiness is a protocol probe (a composable wait strategy), never a
+sleep. Every container carries the run's label; cleanup removes what carries it. Ryuk (the
+testcontainers reaper) is disabled: it cannot be pulled here, and the labels do its job.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
+
+from harness import control
+from harness.errors import FiredrillError
+from harness.layout import Layout
+from harness.store.config import load
+from harness.topology import PROGRAMS, endpoint, spec
+
+IMAGE = os.environ.get("FIREDRILL_IMAGE", "firedrill/intermail:latest")
+LABEL = "org.firedrill.run"
+GREETINGS = {"smtp": b"220", "pop3": b"+OK", "imap": b"* OK"}
+
+
+class DockerUnavailable(FiredrillError):
+    """No Docker engine answers, or the firedrill image is missing."""
+
+
+class ProtocolReady(WaitStrategy):
+    """Ready when the server answers its protocol on its 127.0.0.x address."""
+
+    def __init__(self, program: str, address: str, port: int) -> None:
+        super().__init__()
+        self.program = program
+        self.address = address
+        self.port = port
+        self.protocol = spec(program).protocol
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection((self.address, self.port), timeout=1) as sock:
+                if self.protocol == "wire":
+                    sock.sendall(b'{"op":"ping","args":{}}\n')
+                    return b'"ok":true' in sock.recv(256)
+                return sock.recv(64).startswith(GREETINGS[self.protocol])
+        except OSError:
+            return False
+
+    def wait_until_ready(self, container: WaitStrategyTarget) -> None:
+        deadline = time.monotonic() + self._startup_timeout
+        while time.monotonic() < deadline:
+            if self._answers():
+                return
+            container.reload()
+            if container.status in ("exited", "dead"):
+                logs = b"".join(container.get_logs()).decode(errors="replace")
+                raise DockerUnavailable(
+                    f"{self.program} container exited at start: "
+                    f"{logs.strip().splitlines()[-1:] or '(no log)'}"
+                )
+            time.sleep(self._poll_interval)
+        raise DockerUnavailable(
+            f"{self.program} did not answer {self.protocol} on {self.address}:{self.port} "
+            f"within {self._startup_timeout:.0f}s (see `docker logs` of its container)"
+        )
+
+
+def _sdk() -> Any:
+    """The Docker SDK (imported by name: the repo's docker/ folder shadows it for mypy)."""
+    return importlib.import_module("docker")
+
+
+def docker_client() -> Any:
+    try:
+        client = _sdk().from_env()
+        client.ping()
+    except Exception as exc:
+        raise DockerUnavailable(f"no Docker engine answers: {exc}") from exc
+    return client
+
+
+def require_image(client: Any, image: str = IMAGE) -> None:
+    try:
+        client.images.get(image)
+    except _sdk().errors.ImageNotFound:
+        raise DockerUnavailable(f"image {image} is missing: build it with `make image`") from None
+
+
+class DockerBackend:
+    """Servers as containers; implements Backend, Killable, Pausable."""
+
+    name = "docker"
+
+    def __init__(self, layout: Layout, *, image: str = IMAGE, run_id: str | None = None) -> None:
+        self.layout = layout
+        self.image = image
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.client = docker_client()
+        require_image(self.client, image)
+        self._containers: dict[str, DockerContainer] = {}
+
+    def procedure_env(self) -> dict[str, str]:
+        """What an operator's procedure needs so that its `$IMCTRL start` starts containers."""
+        return {"FIREDRILL_DOCKER_RUN": self.run_id, "FIREDRILL_IMAGE": self.image}
+
+    def labels(self, program: str) -> dict[str, str]:
+        return {
+            LABEL: self.run_id,
+            "org.firedrill.program": program,
+            "org.firedrill.root": str(self.layout.root),
+        }
+
+    def _container(self, program: str) -> DockerContainer:
+        where = endpoint(load(self.layout.config), program)
+        root = str(self.layout.root)
+        return (
+            DockerContainer(self.image)
+            .with_command(f"{program} --root {root}")
+            .with_volume_mapping(root, root, "rw")
+            .with_name(f"firedrill-{self.run_id}-{program}")
+            .with_kwargs(
+                network_mode="host",
+                pid_mode="host",
+                labels=self.labels(program),
+                stop_signal="SIGTERM",
+            )
+            .waiting_for(
+                ProtocolReady(program, where.address, where.port)
+                .with_startup_timeout(60)
+                .with_poll_interval(0.1)
+            )
+        )
+
+    def start(self, servers: Sequence[str] = ()) -> None:
+        for program in control.select(servers):
+            if control.running_pid(self.layout, program):
+                continue
+            self._remove(program)
+            container = self._container(program)
+            self._containers[program] = container
+            container.start()
+
+    def _remove(self, program: str) -> None:
+        for found in self.client.containers.list(
+            all=True,
+            filters={"label": [f"{LABEL}={self.run_id}", f"org.firedrill.program={program}"]},
+        ):
+            found.remove(force=True)
+        self._containers.pop(program, None)
+
+    def stop(self, servers: Sequence[str] = ()) -> None:
+        control.stop(self.layout, servers)  # SIGTERM to the same pids, through the lock files
+
+    def drain(self, servers: Sequence[str] = ()) -> None:
+        control.drain(self.layout, servers)
+
+    def kill(self, servers: Sequence[str] = ()) -> list[str]:
+        """A container-level crash: `docker kill` (SIGKILL) of the servers' containers."""
+        killed = []
+        for program in control.select(servers):
+            for found in self._running(program):
+                found.kill()
+                killed.append(program)
+        for program in killed:
+            deadline = time.monotonic() + 10
+            while control.running_pid(self.layout, program) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return killed
+
+    def pause(self, servers: Sequence[str] = ()) -> list[str]:
+        """A hung host: the containers are frozen (their sockets stay open, nothing answers)."""
+        paused = []
+        for program in control.select(servers):
+            for found in self._running(program):
+                found.pause()
+                paused.append(program)
+        return paused
+
+    def unpause(self, servers: Sequence[str] = ()) -> None:
+        for program in control.select(servers):
+            for found in self.client.containers.list(
+                filters={
+                    "label": [f"{LABEL}={self.run_id}", f"org.firedrill.program={program}"],
+                    "status": "paused",
+                }
+            ):
+                found.unpause()
+
+    def _running(self, program: str) -> list[Any]:
+        return list(
+            self.client.containers.list(
+                filters={"label": [f"{LABEL}={self.run_id}", f"org.firedrill.program={program}"]}
+            )
+        )
+
+    def running(self) -> list[str]:
+        return [p for p in PROGRAMS if control.running_pid(self.layout, p)]
+
+    def close(self) -> None:
+        """Remove every container of this run (running or not)."""
+        try:
+            self.unpause()
+            control.stop(self.layout)
+        except FiredrillError:
+            pass
+        finally:
+            remove_run(self.client, self.run_id)
+
+
+def remove_run(client: Any, run_id: str | None = None) -> list[str]:
+    """Remove the containers of one run, or of every firedrill run (crashed leftovers)."""
+    label = f"{LABEL}={run_id}" if run_id else LABEL
+    removed = []
+    for found in client.containers.list(all=True, filters={"label": label}):
+        found.remove(force=True)
+        removed.append(found.name)
+    return removed
