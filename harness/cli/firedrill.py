@@ -188,6 +188,16 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     return EXIT_OK if perfect else EXIT_VIOLATIONS
 
 
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from harness.drill.cleanup import cleanup
+
+    removed = cleanup(docker=not args.no_docker)
+    for item in removed:
+        print(f"removed {item}")
+    print(f"cleanup: {len(removed)} leftover(s) of crashed drills removed")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="firedrill", description="Disaster-recovery fire drills for InterMail-style mail."
@@ -261,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=3, help="drills at a time")
     p.add_argument("--report-dir", type=Path, default=Path("reports/selftest"))
     p.add_argument("--json", action="store_true")
+
+    p = command(
+        "cleanup", cmd_cleanup, "remove leftovers of crashed drills: containers and sandboxes"
+    )
+    p.add_argument("--no-docker", action="store_true", help="do not look for containers")
 
     p = command("manifest", cmd_manifest, "record digests of messages, rows, accounts, config")
     p.add_argument("--root", type=Path, required=True)

@@ -244,6 +244,7 @@ FLAWS: tuple[Flaw, ...] = (
                 "database-corrupt",
                 "service-not-restored",
                 "message-file-missing",
+                "orphan-message-file",
             }
         ),
     ),

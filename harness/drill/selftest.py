@@ -80,6 +80,7 @@ def _flaw_trial(flaw: Flaw, seed: int, report_dir: Path) -> Trial:
             else f"verdict {result.verdict.value}: {result.report.get('error') or 'no violation'}"
         )
     )
+    evidence = evidence if len(evidence) <= 300 else evidence[:297] + "..."
     return Trial(
         "flaw",
         flaw.name,
@@ -101,6 +102,7 @@ def _correct_trial(path: Path, seed: int, report_dir: Path) -> Trial:
         if result.verdict is Verdict.PASS
         else "; ".join(str(r) for r in reasons) or str(result.report.get("error"))
     )
+    evidence = evidence if len(evidence) <= 300 else evidence[:297] + "..."
     return Trial(
         "correct",
         scenario.backup.procedure,

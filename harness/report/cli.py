@@ -1,0 +1,155 @@
+"""`firedrill report ...`: the commands over drill reports, added to firedrill's parser by
+`add_report_commands(sub)`.
+
+    firedrill report trend [DIR] [--window N] [--margin F] [--min-delta S] [--fail-on-regression]
+        DIR/trend.html and a table of each scenario's latest drill against the median of the
+        ones before it (DIR/drills.jsonl, default DIR reports); exit 1 with
+        --fail-on-regression when a metric regressed
+    firedrill report show DIR
+        one drill (a report directory or its report.json) in the terminal
+    firedrill report render DIR
+        (re)write junit.xml and report.html beside a report.json (no history line)
+
+Each command returns an exit code: 0 done, 1 a regression with --fail-on-regression, 2 bad
+input (FiredrillError, printed by firedrill's main).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.errors import EXIT_OK, EXIT_VIOLATIONS, FiredrillError
+
+
+def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `report trend`, `report show` and `report render` to firedrill's subcommands."""
+    help_ = "drill reports: trends and regressions, one drill in the terminal"
+    report = sub.add_parser("report", help=help_, description=help_)
+    commands = report.add_subparsers(dest="report_command", required=True, metavar="COMMAND")
+
+    help_ = "write DIR/trend.html and print each scenario's trend; flag regressions"
+    p = commands.add_parser("trend", help=help_, description=help_)
+    p.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=Path("reports"),
+        help="the reports directory holding drills.jsonl (default: reports)",
+    )
+    p.add_argument(
+        "--window",
+        type=_positive_int,
+        default=5,
+        help="compare with the median of this many previous drills (default 5)",
+    )
+    p.add_argument(
+        "--margin",
+        type=_fraction,
+        default=0.2,
+        help="a regression is worse than median × (1 + F) (default 0.2)",
+    )
+    p.add_argument(
+        "--min-delta",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="and worse than the median by more than this many seconds (default 0)",
+    )
+    p.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when a regression is found"
+    )
+    p.set_defaults(func=cmd_trend)
+
+    help_ = "print one drill's verdict, numbers, findings and paths"
+    p = commands.add_parser("show", help=help_, description=help_)
+    p.add_argument("dir", type=Path, help="a report directory (or its report.json)")
+    p.set_defaults(func=cmd_show)
+
+    help_ = "(re)write junit.xml and report.html beside a report.json"
+    p = commands.add_parser("render", help=help_, description=help_)
+    p.add_argument("dir", type=Path, help="a report directory (or its report.json)")
+    p.set_defaults(func=cmd_render)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def load_report(where: Path) -> tuple[Path, dict[str, Any]]:
+    """A report directory or report.json → (its directory, the report)."""
+    path = where / "report.json" if where.is_dir() else where
+    if not path.is_file():
+        raise FiredrillError(f"no report at {path}")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise FiredrillError(f"{path}: not a readable report: {exc}") from exc
+    if not isinstance(report, dict) or report.get("format") != "firedrill-report":
+        raise FiredrillError(f"{path}: not a firedrill report")
+    return path.parent, report
+
+
+def cmd_trend(args: argparse.Namespace) -> int:
+    from harness.report.trend import find_regressions, load_history, trend_table, write_trend_html
+
+    root: Path = args.dir
+    if not root.exists():
+        raise FiredrillError(f"no reports directory {root}")
+    entries = load_history(root)
+    if not entries:
+        print(f"no drills recorded in {root}")
+        return EXIT_OK
+    regressions = find_regressions(
+        entries, window=args.window, margin=args.margin, min_delta=args.min_delta
+    )
+    out_dir = root if root.is_dir() else root.parent
+    out = out_dir / "trend.html"
+    write_trend_html(entries, regressions, out, window=args.window, margin=args.margin)
+    print(trend_table(entries, regressions, window=args.window))
+    print(f"trend: {out}")
+    return EXIT_VIOLATIONS if regressions and args.fail_on_regression else EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.text import Text
+
+    from harness.report.schema import validate
+    from harness.report.show import render_show
+
+    directory, report = load_report(args.dir)
+    console = Console()
+    render_show(report, console, report_dir=directory)
+    problems = validate(report)
+    if problems:
+        note = (
+            f"note: report.json departs from the schema in {len(problems)} place(s), "
+            f"first: {problems[0]}"
+        )
+        console.print(Text(note, style="yellow"))
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from harness.report import HTML_NAME, JUNIT_NAME
+    from harness.report.html import write_html
+    from harness.report.junit import write_junit
+
+    directory, report = load_report(args.dir)
+    write_junit(report, directory / JUNIT_NAME)
+    write_html(report, directory / HTML_NAME)
+    print(f"wrote {directory / JUNIT_NAME} and {directory / HTML_NAME}")
+    return EXIT_OK

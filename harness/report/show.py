@@ -1,0 +1,158 @@
+"""`firedrill report show`: one drill in the terminal, with rich.
+
+Everything taken from the report goes through `Text` (never rich markup), so brackets in ids,
+paths or procedure output print as they are.
+
+The verdict panel (with the one-line headline), the headline numbers against their targets,
+the failed checks, the findings grouped by kind, the lost operations and where the files are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from harness.report import model
+from harness.report.checks import checks
+from harness.report.model import Report
+
+STYLES = {
+    "pass": "bold white on green",
+    "fail": "bold white on red",
+    "unknown": "bold black on yellow",
+}
+BORDERS = {"pass": "green", "fail": "red", "unknown": "yellow"}
+CLASS_STYLES = {"violation": "red", "allowed": "blue", "leak": "magenta", "warning": "yellow"}
+STATUS_STYLES = {"met": "green", "missed": "red", "unmeasured": "yellow", "none": "dim"}
+
+
+def render_show(
+    report: Report, console: Console, *, report_dir: Path | None = None, findings_limit: int = 20
+) -> None:
+    """Print a summary of one drill to `console`."""
+    verdict = model.verdict(report)
+    scenario = model.scenario(report)
+    results = checks(report)
+
+    title = Text()
+    title.append(f" {verdict.upper()} ", style=STYLES[verdict])
+    title.append(f"  {model.scenario_name(report)}", style="bold")
+    what = " · ".join(
+        str(x)
+        for x in (
+            scenario.get("category"),
+            model.section(scenario, "disaster").get("kind"),
+            f"procedure {model.section(scenario, 'backup').get('procedure', '?')}",
+        )
+        if x
+    )
+    passed = sum(c.status == "passed" for c in results)
+    lines: list[Text | Table] = [
+        title,
+        Text(str(scenario.get("description") or ""), style="italic"),
+        Text(what, style="dim"),
+        Text(model.headline(report), style="bold"),
+        Text(
+            f"started {model.iso(model.started(report))} · seed {report.get('seed', '—')} · "
+            f"backend {report.get('backend', '—')} · "
+            f"{passed} of {len(results)} checks passed",
+            style="dim",
+        ),
+    ]
+    if report.get("error"):
+        lines.append(Text(f"error: {report.get('error')}", style="bold yellow"))
+    console.print(Panel(Group(*lines), border_style=BORDERS[verdict], title="firedrill drill"))
+
+    metrics = Table(title="Headline numbers", box=box.SIMPLE_HEAD, title_justify="left")
+    metrics.add_column("measure")
+    metrics.add_column("value", justify="right")
+    metrics.add_column("target", justify="right")
+    metrics.add_column("")
+    for m in model.measures(report):
+        if m.value is None and m.target is None and m.key == "rpo_messages":
+            continue
+        status = {"met": "met", "missed": "MISSED", "unmeasured": "not measured"}.get(m.status, "")
+        if m.status == "missed" and not m.enforced:
+            status += " (not enforced)"
+        metrics.add_row(
+            Text(m.label),
+            Text(m.text()),
+            Text(m.target_text()),
+            Text(status, style=STATUS_STYLES[m.status]),
+        )
+    console.print(metrics)
+
+    bad = [c for c in results if c.status in ("failed", "error") or c.warn]
+    if bad:
+        table = Table(title="Checks that need a look", box=box.SIMPLE_HEAD, title_justify="left")
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("why")
+        for c in bad:
+            style = "yellow" if c.warn or c.status == "error" else "red"
+            table.add_row(Text(c.name), Text(c.status, style=style), Text(c.message))
+        console.print(table)
+    else:
+        skipped = sum(c.status == "skipped" for c in results)
+        note = f" ({skipped} skipped)" if skipped else ""
+        console.print(Text(f"All {passed} checks passed{note}.", style="green"))
+
+    groups = model.group_findings(model.rows(report, "findings"))
+    if groups:
+        wide = console.width >= 120
+        table = Table(title="Findings by kind", box=box.SIMPLE_HEAD, title_justify="left")
+        table.add_column("kind", no_wrap=True)
+        table.add_column("count", justify="right")
+        table.add_column("inv", justify="right")
+        table.add_column("classification", no_wrap=True)
+        if wide:
+            table.add_column("first ids", overflow="fold")
+        table.add_column("remedy", overflow="fold")
+        for g in groups[:findings_limit]:
+            classes = Text()
+            for name, n in g.classifications:
+                classes.append(f"{n} {name} ", style=CLASS_STYLES.get(name, ""))
+            ids = ", ".join(str(f.get("id", "")) for f in g.items[:3])
+            if g.count > 3:
+                ids += f", … (+{g.count - 3})"
+            cells = [
+                Text(g.kind),
+                Text(str(g.count)),
+                Text("—" if g.invariant is None else str(g.invariant)),
+                classes,
+            ]
+            if wide:
+                cells.append(Text(ids))
+            table.add_row(*cells, Text(g.remedy))
+        console.print(table)
+        if len(groups) > findings_limit:
+            console.print(f"… and {len(groups) - findings_limit} more kinds")
+    else:
+        console.print("No findings.")
+
+    lost = model.rows(report, "lost_operations")
+    counts = Counter(str(x.get("classification")) for x in lost)
+    if lost:
+        detail = ", ".join(f"{n} {c}" for c, n in counts.most_common())
+        style = "red" if counts.get("violation") else "blue"
+        console.print(Text(f"Lost acknowledged operations: {len(lost)} ({detail})", style=style))
+    else:
+        console.print("Lost acknowledged operations: 0")
+
+    paths = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    paths.add_column(style="dim")
+    paths.add_column(overflow="fold")
+    if report_dir is not None:
+        for name in ("report.json", "report.html", "junit.xml"):
+            if (report_dir / name).exists():
+                paths.add_row(name, Text(str(report_dir / name)))
+    for key in ("history", "logs", "kept_tree"):
+        if report.get(key):
+            paths.add_row(key.replace("_", " "), Text(str(report.get(key))))
+    console.print(paths)
