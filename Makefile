@@ -42,6 +42,7 @@ drill: $(STAMP)
 	$(FIREDRILL) run $(SCENARIO) --report-dir reports $(if $(SEED_OVERRIDE),--seed $(SEED_OVERRIDE),)
 
 test: $(STAMP)
+	@bash scripts/install-system-deps chromium:chromium || echo "chromium missing: the browser test of report.html will say so"
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
@@ -68,3 +69,16 @@ clean:
 
 clean-reports:
 	find reports -mindepth 1 -maxdepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +
+
+# Container image of the simulated InterMail servers: firedrill/intermail:<version> and :latest.
+# docker/build-image runs scripts/build-wheels (-> docker/wheels/), scripts/build-base-image
+# when BASE_IMAGE is the local firedrill/base:* (debootstrap from the apt mirror: no registry
+# needed), then DOCKER_BUILDKIT=0 docker build. Needs a Docker engine: .ci/provision-docker
+# starts one (and builds the image only when out of date). Where a registry can be reached:
+#   BASE_IMAGE=python:3.11-slim make image
+BASE_IMAGE ?= firedrill/base:bookworm
+IMAGE      ?= firedrill/intermail
+
+.PHONY: image
+image: $(STAMP)
+	BASE_IMAGE='$(BASE_IMAGE)' IMAGE='$(IMAGE)' bash docker/build-image

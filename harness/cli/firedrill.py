@@ -277,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-docker", action="store_true", help="do not look for containers")
 
+    from harness.report.cli import add_report_commands
+
+    add_report_commands(sub)
+
     p = command("manifest", cmd_manifest, "record digests of messages, rows, accounts, config")
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("-o", "--output", type=Path, required=True)

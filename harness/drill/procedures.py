@@ -265,6 +265,8 @@ def run_command(command: str, ctx: ProcedureContext, directory: Path, what: str)
         raise ProcedureFailed(f"{what} command cannot be parsed: {exc}") from exc
     if not argv:
         raise ProcedureFailed(f"{what} command is empty")
+    if "/" in argv[0] and not Path(argv[0]).is_absolute():
+        argv[0] = str(Path(argv[0]).absolute())  # relative to where firedrill was started
     with _process_group(argv, env, ctx.workdir) as proc:
         try:
             out, _ = proc.communicate(timeout=ctx.timeout)

@@ -20,6 +20,7 @@ from harness.drill.procedures import BackupRecord
 from harness.errors import ConfigSyntaxError, FiredrillError
 from harness.layout import Layout
 from harness.manifest import summarize
+from harness.report import write_outputs
 from harness.store import config as configdb
 from harness.store.msgfiles import relpath
 from harness.store.records import MsgRecord, folder_prefix
@@ -228,4 +229,5 @@ def write(drill: Drill) -> dict[str, Any]:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
     os.replace(tmp, path)
+    write_outputs(drill.report_dir, json.loads(path.read_text()))
     return report

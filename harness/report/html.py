@@ -42,8 +42,8 @@ CSS = """
 .banner .meta b { font-weight: 600; }
 .error-box { border: 2px solid var(--unknown); background: #fff8c5; border-radius: 6px;
   padding: 10px 14px; margin-top: 16px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px;
-  margin-top: 20px; }
+.cards { display: grid; gap: 12px; margin-top: 20px;
+  grid-template-columns: repeat(auto-fit, minmax(min(200px, 100%), 1fr)); }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; background: #fff; }
 .card .label { font-size: 12px; text-transform: uppercase; letter-spacing: .04em;
   color: var(--muted); font-weight: 600; }
@@ -53,7 +53,7 @@ CSS = """
 .card.missed { border-color: var(--fail); box-shadow: inset 4px 0 0 var(--fail); }
 .card.met { box-shadow: inset 4px 0 0 var(--pass); }
 .card.unmeasured { box-shadow: inset 4px 0 0 var(--unknown); }
-.checks { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr));
+.checks { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(340px, 100%), 1fr));
   gap: 4px 18px; margin: 0; padding: 0; list-style: none; }
 .check { display: flex; gap: 8px; align-items: baseline; padding: 3px 0; }
 .check .icon { flex: none; width: 20px; height: 20px; border-radius: 50%; color: #fff;
@@ -76,12 +76,13 @@ CSS = """
   vertical-align: -1px; margin-right: 4px; }
 .ids { margin: 4px 0 8px; padding-left: 18px; font-size: 13px; }
 .ids li { margin: 1px 0; }
-td.kind { white-space: nowrap; }
+td.kind b { white-space: nowrap; }
 tr.group-violation td:first-child { box-shadow: inset 3px 0 0 var(--fail); }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; font-size: 14px; }
 .kv dt { color: var(--muted); }
-.kv dd { margin: 0; }
-.two { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 8px 32px; }
+.kv dd { margin: 0; overflow-wrap: anywhere; }
+.two { display: grid; gap: 8px 32px;
+  grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); }
 @media print {
   .banner { padding: 12px 0; }
   .checks { grid-template-columns: 1fr 1fr; }
@@ -112,7 +113,12 @@ def render_html(report: Report, report_path: Path | str | None = None) -> str:
     ]
     verdict = model.verdict(report)
     title = f"{_WORDS[verdict]} — {model.scenario_name(report)} — firedrill"
-    return page(title, "\n".join(p for p in parts if p), CSS)
+    body = "\n".join(p for p in parts if p)
+    # Wide tables scroll sideways on a phone (every "<table>" here is ours: report text is escaped).
+    body = body.replace("<table>", '<div class="table-wrap"><table>').replace(
+        "</table>", "</table></div>"
+    )
+    return page(title, body, CSS)
 
 
 def write_html(report: Report, path: Path) -> None:

@@ -84,6 +84,13 @@ def point_time(report: Report) -> float | None:
     return relative(report, section(report, "backup").get("consistency_point"))
 
 
+def limit(value: float) -> str:
+    """A target: `60 s`, `15 min`, `2.5 s` (no useless decimals)."""
+    if value.is_integer() and value < 120:
+        return f"{int(value)} s"
+    return seconds(value)
+
+
 def plain(value: Any) -> str:
     """A number without a useless `.0`; anything else as str."""
     if isinstance(value, float) and value.is_integer():
@@ -94,8 +101,6 @@ def plain(value: Any) -> str:
 def seconds(value: float | None, *, digits: int = 2) -> str:
     if value is None:
         return "—"
-    if value.is_integer() and value < 120:
-        return f"{int(value)} s"
     if value >= 120:
         minutes, rest = divmod(round(value), 60)
         return f"{minutes} min" if rest == 0 else f"{minutes} min {rest} s"
@@ -169,7 +174,7 @@ class Measure:
             return ""
         if self.unit == "messages":
             return f"≤ {int(self.target)} messages"
-        return f"≤ {seconds(self.target)}"
+        return f"≤ {limit(self.target)}"
 
     @property
     def status(self) -> str:

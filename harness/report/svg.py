@@ -42,6 +42,7 @@ body { margin: 0; color: var(--ink); background: #fff;
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans",
   Arial, sans-serif; }
 main { max-width: 1180px; margin: 0 auto; padding: 0 24px 48px; }
+.table-wrap { overflow-x: auto; }
 h1, h2, h3 { line-height: 1.2; margin: 0; }
 h2 { font-size: 19px; margin: 32px 0 10px; padding-bottom: 4px;
   border-bottom: 1px solid var(--line); }
@@ -75,7 +76,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
   main { max-width: none; padding: 0; }
   pre { max-height: none; overflow: visible; }
   h2 { break-after: avoid; }
-  table, svg, .card, .check { break-inside: avoid; }
+  svg, tr, .card, .check, .chart { break-inside: avoid; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   details > summary { list-style: none; }
   details::details-content { content-visibility: visible; display: contents; }

@@ -312,7 +312,8 @@ TREND_CSS = """
 .status.ok { background: var(--pass); }
 .status.bad { background: var(--fail); }
 .status ul { margin: 6px 0 0; font-weight: 400; font-size: 15px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 12px; }
+.charts { display: grid; gap: 12px;
+  grid-template-columns: repeat(auto-fit, minmax(min(340px, 100%), 1fr)); }
 .chart { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; }
 .chart.regressed { border-color: var(--fail); box-shadow: inset 0 3px 0 var(--fail); }
 .chart h3 { margin: 0 0 4px; font-size: 14px; }
@@ -441,7 +442,14 @@ def render_trend_html(
         )
     else:
         parts.append('<div class="status ok" id="status">No regressions.</div>')
-    for name, runs in groups.items():
+    parts.append(
+        '<p class="legend muted">points: <b style="color:#1a7f37">pass</b>, '
+        '<b style="color:#cf222e">fail</b>, <b style="color:#bf8700">unknown</b>; dashed: the '
+        "median of the previous drills; dotted red: the regression threshold; a big red point: "
+        "the latest drill, regressed. Hover a point for its date and value.</p>"
+    )
+    regressed = {r.scenario for r in regressions}
+    for name, runs in sorted(groups.items(), key=lambda kv: (kv[0] not in regressed, kv[0])):
         latest = runs[-1]
         parts.append(
             f'<section data-scenario="{e(name)}"><h2>{e(name)} '
@@ -474,10 +482,11 @@ def render_trend_html(
                 + "</tr>"
             )
         parts.append(
+            f"<details><summary>the last {min(recent, len(runs))} drill(s)</summary>"
             "<table><thead><tr><th>started</th><th>verdict</th><th class='num'>RTO s</th>"
             "<th class='num'>RPO s</th><th class='num'>backup window s</th>"
             "<th class='num'>restore s</th><th class='num'>RPO messages</th><th>seed</th>"
-            "<th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>"
+            "<th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></details></section>"
         )
     parts.append("<footer>firedrill · generated from drills.jsonl</footer></main>")
     return page("firedrill trends", "\n".join(parts), TREND_CSS)

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
-from junitparser import xunit2
+from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite, xunit2
 
 from harness.report.checks import INVARIANTS, checks
 from harness.report.junit import write_junit
@@ -61,7 +60,7 @@ def test_a_failing_drill_names_the_finding_ids(tmp_path: Path) -> None:
 
 def test_the_properties(tmp_path: Path) -> None:
     suite = parse(load("pass-restart"), tmp_path)
-    props = {p.name: p.value for p in suite.properties()}
+    props = {p.name: p.value for p in suite.properties()}  # type: ignore[no-untyped-call]
     assert props["scenario"] == "crash-mss-mta"
     assert props["verdict"] == "pass"
     assert props["seed"] == "1"

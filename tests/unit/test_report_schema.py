@@ -99,22 +99,19 @@ def test_a_drill_stopped_by_an_error_validates() -> None:
 def _literal_keys(function: str, variable: str | None) -> set[str]:
     """The keys of the dict literal a function of the writer returns (or assigns to variable)."""
     tree = ast.parse(Path(writer.__file__).read_text())
-    func = next(
-        n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function
-    )
+    func = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function)
     for node in ast.walk(func):
         value = None
-        if variable is None and isinstance(node, ast.Return):
+        if isinstance(node, ast.Return) and variable is None:
             value = node.value
-        elif (
-            variable is not None
-            and isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and node.target.id == variable
-        ):
-            value = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            value = node.value if node.target.id == variable else None
         if isinstance(value, ast.Dict):
-            return {k.value for k in value.keys if isinstance(k, ast.Constant)}
+            return {
+                k.value
+                for k in value.keys
+                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+            }
     raise AssertionError(f"no dict literal in {function}")
 
 
@@ -128,3 +125,17 @@ def test_the_schema_names_every_field_the_writer_emits() -> None:
     metrics = top["$defs"]["metrics"]
     assert set(metrics["required"]) == set(metrics["properties"]) == _literal_keys("metrics", None)
     assert top["properties"]["version"]["const"] == writer.FORMAT_VERSION
+
+
+def test_fields_added_within_format_1_validate() -> None:
+    report = copy.deepcopy(load("pass-restart"))
+    report["recovery_points"] = [{"taken": 1795669168.18, "clean": True, "findings": []}]
+    report["latest_clean_recovery_point"] = 1795669168.18
+    report["procedure"] = "chapter13"
+    assert validate(report) == []
+    report["recovery_points"].append({"taken": 1.0, "clean": None, "why": "no tree to check"})
+    assert validate(report) == []
+    report["recovery_points"][0]["clean"] = "yes"
+    assert validate(report) == [
+        "report.recovery_points[0].clean: 'yes' is not of type 'boolean', 'null'"
+    ]

@@ -1,0 +1,163 @@
+"""The docker backend: the catalogue passes on containers, verdicts agree with the local
+backend, a flawed procedure is caught, and nothing is left behind after a pass, a failure or a
+SIGINT. Without a Docker engine these tests skip with one line, unless
+FIREDRILL_REQUIRE_DOCKER=1 (CI), which turns a missing engine into a failure."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness.drill.catalogue import catalogue, find
+from harness.drill.flaws import flaw
+from harness.drill.procedures import Procedure
+from harness.drill.runner import DrillOptions, DrillResult, run_drill
+from harness.drill.scenario import Scenario, load_scenario
+from harness.drill.verdict import Verdict
+from harness.errors import FiredrillError
+
+pytestmark = [pytest.mark.docker, pytest.mark.integration]
+
+
+def _engine() -> str | None:
+    """None when the engine and the image are there, else why not."""
+    try:
+        from harness.drill.containers import docker_client, require_image
+
+        require_image(docker_client())
+    except FiredrillError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def docker_or_skip() -> None:
+    why = _engine()
+    if why is None:
+        return
+    if os.environ.get("FIREDRILL_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"FIREDRILL_REQUIRE_DOCKER=1 but {why}")
+    pytest.skip(f"docker backend not available: {why}")
+
+
+def _xs(scenario: Scenario) -> Scenario:
+    return dataclasses.replace(
+        scenario, population=dataclasses.replace(scenario.population, tier="XS")
+    )
+
+
+def _drill(
+    scenario: Scenario,
+    tmp_path: Path,
+    backend: str,
+    seed: int = 1,
+    procedure: Procedure | None = None,
+) -> DrillResult:
+    options = DrillOptions(
+        report_dir=tmp_path / backend,
+        seed=seed,
+        backend=backend,
+        progress=False,
+        procedure=procedure,
+    )
+    return run_drill(_xs(scenario), options)
+
+
+def _labelled_containers() -> list[str]:
+    done = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=org.firedrill.run"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout.split()
+
+
+def _work_trees() -> set[Path]:
+    return {
+        p for p in Path(tempfile.gettempdir()).glob("firedrill-*") if (p / "intermail").exists()
+    }
+
+
+def test_the_whole_catalogue_passes_on_docker(tmp_path: Path) -> None:
+    before = _work_trees()
+    scenarios = [load_scenario(p) for p in catalogue()]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda s: _drill(s, tmp_path, "docker"), scenarios))
+    failed = {
+        s.name: (r.report["reasons"], r.report["error"])
+        for s, r in zip(scenarios, results, strict=True)
+        if r.verdict is not Verdict.PASS
+    }
+    assert failed == {}
+    assert all(r.report["backend"] == "docker" for r in results)
+    assert _labelled_containers() == []
+    assert _work_trees() == before
+
+
+def _classes(result: DrillResult) -> tuple[str, set[str]]:
+    kinds = {
+        f["classification"]
+        for f in result.report["findings"]
+        if f["classification"] in ("allowed", "violation")
+    }
+    return result.verdict.value, kinds
+
+
+def test_the_same_scenario_and_seed_give_the_same_verdict_on_both_backends(tmp_path: Path) -> None:
+    scenario = load_scenario(find("operator-deletes-account"))
+    local = _drill(scenario, tmp_path, "local", seed=5)
+    docker = _drill(scenario, tmp_path, "docker", seed=5)
+    assert _classes(local) == _classes(docker) == ("pass", {"allowed"})
+    assert local.report["fault"]["damaged"] == docker.report["fault"]["damaged"]
+
+
+def test_a_flawed_procedure_is_caught_on_docker_and_leaves_nothing(tmp_path: Path) -> None:
+    broken = flaw("msgfiles-db-apart")
+    scenario = dataclasses.replace(load_scenario(find(broken.scenario)))
+    result = _drill(scenario, tmp_path, "docker", procedure=broken.procedure())
+    assert result.verdict is Verdict.FAIL
+    kinds = {f["kind"] for f in result.report["findings"] if f["classification"] == "violation"}
+    assert kinds & broken.caught_by
+    assert _labelled_containers() == []
+
+
+def test_sigint_in_the_middle_of_a_docker_drill_leaves_no_container(tmp_path: Path) -> None:
+    before = _work_trees()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli.firedrill",
+            "run",
+            "machine-crash",
+            "--backend",
+            "docker",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip().endswith("] traffic"):
+            break
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    assert proc.returncode == 130
+    (report_dir,) = list(tmp_path.iterdir())
+    assert "interrupted" in json.loads((report_dir / "report.json").read_text())["error"]
+    assert _labelled_containers() == []
+    assert _work_trees() == before
