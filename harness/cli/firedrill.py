@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -198,6 +199,19 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from harness.drill.replay import replay
+
+    outcome, _ = replay(args.report_dir, out=args.out, progress=not args.quiet)
+    print(
+        f"{'REPRODUCED' if outcome.reproduced else 'DIFFERENT'}: verdict {outcome.original} "
+        f"-> {outcome.again}; classification {outcome.classification_before} -> "
+        f"{outcome.classification_after}"
+    )
+    print(f"  report: {outcome.report}")
+    return EXIT_OK if outcome.reproduced else EXIT_VIOLATIONS
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="firedrill", description="Disaster-recovery fire drills for InterMail-style mail."
@@ -281,13 +295,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_commands(sub)
 
+    p = command("replay", cmd_replay, "run a drill again from its report; compare the verdict")
+    p.add_argument("report_dir", type=Path)
+    p.add_argument("--out", type=Path, default=Path("reports/replay"))
+    p.add_argument("--quiet", action="store_true")
+
     p = command("manifest", cmd_manifest, "record digests of messages, rows, accounts, config")
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("-o", "--output", type=Path, required=True)
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: servers stopped, trees removed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

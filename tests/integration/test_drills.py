@@ -48,7 +48,7 @@ def _no_leftover_processes(marker: str) -> None:
     assert left == []
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [3])  # seeds 1 and 2 run in the selftest test
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_every_catalogue_scenario_passes_with_its_procedure(
     name: str, seed: int, tmp_path: Path
@@ -130,11 +130,7 @@ def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
     )
     result = _drill(load_scenario(scenario_file), tmp_path)
     assert result.verdict is Verdict.FAIL
-    failed = [
-        f
-        for f in result.report["findings"]
-        if f["kind"] == "procedure-failed"
-    ]
+    failed = [f for f in result.report["findings"] if f["kind"] == "procedure-failed"]
     assert len(failed) == 1 and words in failed[0]["detail"]
     if "exit" in words:
         assert "disk full" in str(result.report["procedure_output"])

@@ -1,0 +1,59 @@
+"""Replay reproduces a passing and a failing drill; selftest scores the flaw catalogue."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness.drill.catalogue import find
+from harness.drill.flaws import FLAWS, flaw
+from harness.drill.replay import replay
+from harness.drill.runner import DrillOptions, run_drill
+from harness.drill.scenario import load_scenario
+from harness.drill.selftest import selftest
+from harness.drill.verdict import Verdict
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("scenario", "procedure", "verdict"),
+    [
+        ("crash-mss-mta", None, Verdict.PASS),
+        ("damaged-config", "forget-config", Verdict.FAIL),
+    ],
+)
+def test_replay_reproduces_the_verdict_and_the_classification(
+    scenario: str, procedure: str | None, verdict: Verdict, tmp_path: Path
+) -> None:
+    drill = load_scenario(find(scenario))
+    drill = dataclasses.replace(drill, population=dataclasses.replace(drill.population, tier="XS"))
+    chosen = flaw(procedure).procedure() if procedure else None
+    first = run_drill(
+        drill, DrillOptions(report_dir=tmp_path / "first", seed=4, progress=False, procedure=chosen)
+    )
+    assert first.verdict is verdict
+    outcome, again = replay(first.report_dir, out=tmp_path / "again")
+    assert outcome.reproduced, outcome
+    assert again.report["seed"] == 4 and again.report["procedure"] == first.report["procedure"]
+
+
+def test_the_catalogue_has_at_least_twelve_documented_flaws() -> None:
+    assert len(FLAWS) >= 12
+    assert all(f.mistake and f.caught_by for f in FLAWS)
+    assert len({f.name for f in FLAWS}) == len(FLAWS)
+
+
+def test_selftest_catches_every_flaw_without_false_alarm_at_two_seeds(tmp_path: Path) -> None:
+    score = selftest(seeds=2, report_dir=tmp_path, jobs=4)
+    missed = [t for t in score.trials if not t.ok]
+    assert missed == []
+    assert (score.caught, score.total, score.false_alarms) == (len(FLAWS), len(FLAWS), 0)
+
+
+@pytest.mark.slow
+def test_selftest_at_ten_seeds(tmp_path: Path) -> None:
+    score = selftest(seeds=10, report_dir=tmp_path, jobs=4)
+    assert [t for t in score.trials if not t.ok] == []
