@@ -111,7 +111,7 @@ class _TwoMoments(Chapter13):
         ctx.backend.drain()
         _copy(ctx, directory, self.first)
         ctx.backend.start()
-        time.sleep(SLOW_MEDIUM * 1.5)
+        time.sleep(SLOW_MEDIUM * 3)  # a day's traffic, in a drill
         ctx.backend.drain()
         _copy(ctx, directory, tuple(p for p in BACKUP_PATHS if p not in self.first))
         ctx.backend.start()
@@ -257,7 +257,7 @@ FLAWS: tuple[Flaw, ...] = (
         frozenset(
             {"acknowledged-account-lost", "account-without-mailbox", "deleted-account-present"}
         ),
-        mix={"deliver": 0.3, "provision": 0.4, "deprovision": 0.3},
+        mix={"deliver": 0.3, "provision": 0.6, "deprovision": 0.0},
     ),
     Flaw(RestoreWithoutRemoving, "corrupt-messages", frozenset({"orphan-message-file"})),
     Flaw(

@@ -157,7 +157,7 @@ def test_sigint_in_the_middle_of_a_docker_drill_leaves_no_container(tmp_path: Pa
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=120)
     assert proc.returncode == 130
-    (report_dir,) = list(tmp_path.iterdir())
+    (report_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert "interrupted" in json.loads((report_dir / "report.json").read_text())["error"]
     assert _labelled_containers() == []
     assert _work_trees() == before

@@ -15,6 +15,7 @@ from harness.drill.catalogue import catalogue, with_custom_commands
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
 from harness.drill.scenario import Scenario, load_scenario
 from harness.drill.verdict import Verdict
+from harness.report.schema import validate
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +63,10 @@ def test_every_catalogue_scenario_passes_with_its_procedure(
     assert result.verdict is Verdict.PASS, (result.report["reasons"], result.report["error"])
     report = json.loads((result.report_dir / "report.json").read_text())
     assert report["verdict"] == "pass" and report["seed"] == seed
+    assert validate(report) == []
+    assert (result.report_dir / "junit.xml").is_file() and (
+        result.report_dir / "report.html"
+    ).is_file()
     assert Path(report["history"]).is_file()
     metrics = report["metrics"]
     assert metrics["rto_seconds"] is not None and metrics["rto_seconds"] > 0
@@ -169,7 +174,7 @@ def test_ctrl_c_in_the_middle_of_a_drill_cleans_up_and_keeps_the_report(tmp_path
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
     assert proc.returncode == 130
-    (report_dir,) = list(tmp_path.iterdir())
+    (report_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     report = json.loads((report_dir / "report.json").read_text())
     assert report["verdict"] == "unknown" and "interrupted" in report["error"]
     assert set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*")) == before
