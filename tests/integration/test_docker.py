@@ -119,7 +119,11 @@ def test_the_same_scenario_and_seed_give_the_same_verdict_on_both_backends(tmp_p
     local = _drill(scenario, tmp_path, "local", seed=5)
     docker = _drill(scenario, tmp_path, "docker", seed=5)
     assert _classes(local) == _classes(docker) == ("pass", {"allowed"})
-    assert local.report["fault"]["damaged"] == docker.report["fault"]["damaged"]
+
+    def victims(result: DrillResult) -> list[tuple[str, str]]:  # "before" counts vary with timing
+        return [(d["kind"], d["id"]) for d in result.report["fault"]["damaged"]]
+
+    assert victims(local) == victims(docker)
 
 
 def test_a_flawed_procedure_is_caught_on_docker_and_leaves_nothing(tmp_path: Path) -> None:
