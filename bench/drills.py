@@ -59,9 +59,10 @@ from fixtures.populate import populate
 from fixtures.tiers import tier
 from harness.accounts import lab_accounts
 from harness.drill.backend import LocalBackend
+from harness.drill.network import lease_network
 from harness.drill.probe import Credentials, wait_until_serving
 from harness.drill.procedures import Chapter13, copy_path
-from harness.drill.runner import DrillOptions, free_network, run_drill
+from harness.drill.runner import DrillOptions, run_drill
 from harness.drill.scenario import load_scenario
 from harness.layout import Layout
 from harness.workload.runner import endpoints_of
@@ -367,12 +368,17 @@ def servers_part(root: Path, runs: int = 2) -> tuple[list[float], list[float]]:
 
 
 def copying(tier_name: str, scratch: Path, with_servers: bool = True) -> CopyRun:
+    with lease_network() as network:  # the servers part listens on it
+        return _copying(tier_name, scratch, network, with_servers)
+
+
+def _copying(tier_name: str, scratch: Path, network: str, with_servers: bool) -> CopyRun:
     work = scratch / f"copy-{tier_name}"
     work.mkdir(parents=True)
     src = work / "intermail"
     say(f"populate tier {tier_name} into {src}")
     t0 = time.monotonic()
-    populate(src, tier(tier_name), SEED, network=free_network(), progress=False)
+    populate(src, tier(tier_name), SEED, network=network, progress=False)
     populate_s = time.monotonic() - t0
     say(f"populated in {populate_s:.1f} s")
 

@@ -45,22 +45,21 @@ def tree_xs(golden_xs: Layout, tmp_path: Path) -> Layout:
     return Layout(root)
 
 
-_networks = iter(range(60, 250))
-
-
 @pytest.fixture
 def live_xs(tree_xs: Layout) -> Iterator[Layout]:
     """A private XS installation on its own loopback /24 with every server running."""
     from fixtures.topology import relocate
     from harness import control
+    from harness.drill.network import lease_network
     from harness.store.config import load, save
 
-    save(relocate(load(tree_xs.config), f"127.0.{next(_networks)}"), tree_xs.config)
-    control.start(tree_xs)
-    try:
-        yield tree_xs
-    finally:
+    with lease_network() as network:
+        save(relocate(load(tree_xs.config), network), tree_xs.config)
+        control.start(tree_xs)
         try:
-            control.stop(tree_xs)
+            yield tree_xs
         finally:
-            control.kill(tree_xs)
+            try:
+                control.stop(tree_xs)
+            finally:
+                control.kill(tree_xs)

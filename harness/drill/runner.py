@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -48,6 +47,7 @@ from harness.checker.run import CheckReport, run_check
 from harness.drill import report as reporting
 from harness.drill.backend import Backend, LocalBackend
 from harness.drill.disasters import FaultContext, FaultRecord, inflict
+from harness.drill.network import lease_network
 from harness.drill.probe import Credentials, serving, wait_until_serving
 from harness.drill.procedures import (
     BackupRecord,
@@ -133,7 +133,8 @@ class Drill:
         self.layout = Layout(self.work / "intermail")
         self.history = HistoryWriter(self.report_dir / "history.jsonl")
         try:
-            yield
+            with lease_network() as self.network:
+                yield
         finally:
             self.history.close()
             if self.layout.logs.is_dir():
@@ -178,12 +179,11 @@ class Drill:
     # -- phases --------------------------------------------------------------------------------
 
     def populate(self) -> None:
-        network = free_network()
         populate(
             self.layout.root,
             tier(self.scenario.population.tier),
             self.seed,
-            network=network,
+            network=self.network,
             progress=False,
         )
         login = next(
@@ -394,25 +394,3 @@ def _judge_after_failure(drill: Drill) -> None:
     drill.judgement = judge(
         classified, lost, checker_errors=0, target_misses=[], fail_on_targets=False
     )
-
-
-_claimed: set[int] = set()
-_claim_lock = threading.Lock()
-
-
-def free_network() -> str:
-    """A loopback /24 whose server addresses nobody listens on (parallel drills)."""
-    start = 100 + (int(time.time() * 1000) % 100)
-    with _claim_lock:
-        for offset in range(150):
-            candidate = 100 + (start + offset) % 150
-            if candidate in _claimed:
-                continue
-            with socket.socket() as sock:
-                try:
-                    sock.bind((f"127.0.{candidate}.11", 14001))
-                except OSError:
-                    continue
-            _claimed.add(candidate)
-            return f"127.0.{candidate}"
-    raise FiredrillError("no free loopback network for the drill's servers")

@@ -75,7 +75,10 @@ def _flaw_trial(flaw: Flaw, seed: int, report_dir: Path) -> Trial:
         f"{hits[0]['kind']} {hits[0]['id']}"
         if hits
         else (
-            "no expected finding; violations: " + ", ".join(sorted({f["kind"] for f in violations}))
+            "no expected finding; violations: "
+            + "; ".join(
+                sorted({f"{f['kind']} {f['id']}: {f.get('detail', '')}" for f in violations})
+            )
             if violations
             else f"verdict {result.verdict.value}: {result.report.get('error') or 'no violation'}"
         )

@@ -34,6 +34,10 @@ from harness.topology import Endpoint, endpoint, setting
 log = logging.getLogger("firedrill.service")
 
 
+LOCK_PATIENCE = 2.0
+"""Seconds a starting server waits for its lock before saying another one runs."""
+
+
 def lock_path(layout: Layout, program: str) -> Path:
     return layout.run / f"{program}.lock"
 
@@ -108,13 +112,20 @@ class Service:
     def _acquire_lock(self) -> None:
         self.layout.run.mkdir(parents=True, exist_ok=True)
         handle = lock_path(self.layout, self.program).open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise FiredrillError(
-                f"{self.program} is already running in {self.layout.root}"
-            ) from None
+        # `imctrl status` and the start loop test the lock by taking it for an instant: a
+        # server starting in that instant waits for it, a running server holds it for good.
+        deadline = time.monotonic() + LOCK_PATIENCE
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    handle.close()
+                    raise FiredrillError(
+                        f"{self.program} is already running in {self.layout.root}"
+                    ) from None
+                time.sleep(0.02)
         self._lock = handle
         record = {
             "pid": os.getpid(),

@@ -14,6 +14,7 @@ from fixtures.topology import relocate
 from harness import control, failpoints
 from harness.checker.findings import Severity
 from harness.checker.run import run_check
+from harness.drill.network import lease_network
 from harness.history import HistoryWriter
 from harness.layout import Layout
 from harness.store.config import ConfigKey, load, save
@@ -35,7 +36,6 @@ ARMED = [  # failpoint, the server that reaches it, which occurrence crashes it
     ("spool.after-fsync", "mta", 4),
     ("spool.before-unlink", "mta", 4),
 ]
-_networks = iter(range(30, 60))
 
 
 def test_the_table_covers_every_failpoint() -> None:
@@ -44,17 +44,18 @@ def test_the_table_covers_every_failpoint() -> None:
 
 @pytest.fixture
 def fast_tree(tree_xs: Layout) -> Iterator[Layout]:
-    config = relocate(load(tree_xs.config), f"127.0.{next(_networks)}")
-    config.set(ConfigKey("*", "mss", "checkpointSeconds"), "0.5")
-    config.set(ConfigKey("*", "mss", "purgeSeconds"), "0.5")
-    save(config, tree_xs.config)
-    try:
-        yield tree_xs
-    finally:
+    with lease_network() as network:
+        config = relocate(load(tree_xs.config), network)
+        config.set(ConfigKey("*", "mss", "checkpointSeconds"), "0.5")
+        config.set(ConfigKey("*", "mss", "purgeSeconds"), "0.5")
+        save(config, tree_xs.config)
         try:
-            control.stop(tree_xs)
+            yield tree_xs
         finally:
-            control.kill(tree_xs)
+            try:
+                control.stop(tree_xs)
+            finally:
+                control.kill(tree_xs)
 
 
 @pytest.mark.parametrize(("name", "server", "nth"), ARMED, ids=[a[0] for a in ARMED])

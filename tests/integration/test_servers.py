@@ -302,3 +302,25 @@ def test_wrong_passwords_and_unknown_imap_commands_keep_servers_serving(live_xs:
             while reply.startswith(b"* ") and not answer.startswith(b"*"):
                 reply = stream.readline()
             assert reply.startswith(answer), (line[:20], reply)
+
+
+def test_restarts_succeed_while_status_is_polled_from_another_thread(live_xs: Layout) -> None:
+    """`imctrl status` tests a server's lock by taking it for an instant; a server starting in
+    that instant must wait for it, not exit saying it already runs (a selftest flake)."""
+    polling = threading.Event()
+    polling.set()
+
+    def poll() -> None:
+        while polling.is_set():
+            control.running_pid(live_xs, "dirserv")
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        for _ in range(5):
+            control.drain(live_xs, ["dirserv"])
+            control.start(live_xs, ["dirserv"])
+    finally:
+        polling.clear()
+        poller.join()
+    assert control.running_pid(live_xs, "dirserv")
