@@ -248,3 +248,41 @@ def kill(layout: Layout, names: Sequence[str] = ()) -> list[str]:
     for program in killed:
         _wait_gone(layout, program, 10)
     return killed
+
+
+def pause(layout: Layout, names: Sequence[str] = ()) -> list[str]:
+    """SIGSTOP the named running servers (a hang, for faults): they keep their sockets and
+    locks, and answer nothing. Returns those paused, once they are."""
+    paused = _signal_running(layout, names, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while not all(_stopped(running_pid(layout, p)) for p in paused):
+        if time.monotonic() > deadline:
+            raise ControlError(f"{', '.join(paused)} did not stop on SIGSTOP within 5s")
+        time.sleep(0.01)
+    return paused
+
+
+def resume(layout: Layout, names: Sequence[str] = ()) -> list[str]:
+    """SIGCONT the named running servers (harmless for one that runs). Returns those that were
+    stopped."""
+    stopped = [p for p in select(names) if _stopped(running_pid(layout, p))]
+    _signal_running(layout, names, signal.SIGCONT)
+    return stopped
+
+
+def _stopped(pid: int | None) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text() if pid else ""
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] in (["T"], ["t"])
+
+
+def _signal_running(layout: Layout, names: Sequence[str], sig: int) -> list[str]:
+    sent = []
+    for program in select(names):
+        pid = running_pid(layout, program)
+        if pid:
+            _signal(pid, sig)
+            sent.append(program)
+    return sent

@@ -1,8 +1,11 @@
 """Environment backends: how servers run. One small required interface, optional capabilities.
 
-A backend must start, stop, drain and report its servers; `Killable` (a crash) is a separate
-capability a fault asks for. `LocalBackend` runs processes on loopback through imctrl's library;
-`NoopBackend` does nothing and is what the compliance tests of the protocol start from.
+A backend must start, stop, drain and report its servers (`Backend`). What a fault needs beyond
+that is a separate, runtime-checkable capability: `Killable` (a crash), `Pausable` (a hang) and
+`DiskLosable` (the disk holding the installation fails). A fault asks for the one it needs with
+`isinstance`, and a backend without it is refused with `MissingCapability` before the drill
+starts. `LocalBackend` runs processes on loopback through imctrl's library; `NoopBackend` runs
+nothing and implements every capability as bookkeeping (what the compliance tests start from).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from harness import control
+from harness.errors import FiredrillError
 from harness.layout import Layout
+from harness.sandbox import wipe
 from harness.topology import PROGRAMS
 
 
@@ -25,23 +30,70 @@ class Backend(Protocol):
     def drain(self, servers: Sequence[str] = ()) -> None: ...
 
     def running(self) -> list[str]:
-        """The servers that are up."""
+        """The servers that are up (a paused server is up: it holds its lock and its sockets)."""
         ...
 
     def close(self) -> None:
-        """Release everything the backend created (all servers down)."""
+        """Release everything the backend created (all servers down, none left paused)."""
         ...
 
 
 @runtime_checkable
 class Killable(Protocol):
     def kill(self, servers: Sequence[str] = ()) -> list[str]:
-        """SIGKILL the servers at once (a crash); returns those that were running."""
+        """SIGKILL the servers at once (a crash), paused ones too; returns those that were up."""
         ...
 
 
+@runtime_checkable
+class Pausable(Protocol):
+    def pause(self, servers: Sequence[str] = ()) -> list[str]:
+        """Freeze the servers (a hang): they keep their sockets and locks and answer nothing.
+        Returns those frozen."""
+        ...
+
+    def resume(self, servers: Sequence[str] = ()) -> list[str]:
+        """Thaw frozen servers (every one when none is named); returns those resumed."""
+        ...
+
+
+@runtime_checkable
+class DiskLosable(Protocol):
+    def lose_disk(self) -> list[str]:
+        """The disk holding the installation fails: every server dies at once and the tree is
+        gone (all but the sandbox marker). Returns the servers that were up."""
+        ...
+
+
+CAPABILITIES: dict[type, str] = {
+    Killable: "kill servers",
+    Pausable: "pause servers",
+    DiskLosable: "lose its disk",
+}
+"""Each optional capability with what it lets a fault do (for messages)."""
+
+
+class MissingCapability(FiredrillError):
+    """A fault needs a capability the chosen backend does not have."""
+
+    def __init__(self, backend: str, capability: type, needed_by: str) -> None:
+        super().__init__(
+            f"the {backend} backend cannot {CAPABILITIES[capability]} "
+            f"({capability.__name__}), which {needed_by} needs"
+        )
+        self.backend = backend
+        self.capability = capability
+
+
+def capabilities(backend: object) -> list[str]:
+    """The names of the optional capabilities a backend (an instance or a class) has."""
+    cls = backend if isinstance(backend, type) else type(backend)
+    return [c.__name__ for c in CAPABILITIES if issubclass(cls, c)]
+
+
 class LocalBackend:
-    """Servers as local processes on 127.0.0.x, like `imctrl` starts them."""
+    """Servers as local processes on 127.0.0.x, like `imctrl` starts them; Killable, Pausable
+    (SIGSTOP/SIGCONT) and DiskLosable. Signals go only to the servers of its installation."""
 
     name = "local"
 
@@ -58,37 +110,71 @@ class LocalBackend:
         control.drain(self.layout, servers)
 
     def kill(self, servers: Sequence[str] = ()) -> list[str]:
-        return control.kill(self.layout, servers)
+        return control.kill(self.layout, servers)  # SIGKILL reaches a stopped process too
+
+    def pause(self, servers: Sequence[str] = ()) -> list[str]:
+        return control.pause(self.layout, servers)
+
+    def resume(self, servers: Sequence[str] = ()) -> list[str]:
+        return control.resume(self.layout, servers)
+
+    def lose_disk(self) -> list[str]:
+        killed = control.kill(self.layout)
+        wipe(self.layout)
+        return killed
 
     def running(self) -> list[str]:
         return [p for p in PROGRAMS if control.running_pid(self.layout, p)]
 
     def close(self) -> None:
         try:
+            control.resume(self.layout)  # a paused server cannot act on SIGTERM
             control.stop(self.layout)
         finally:
             control.kill(self.layout)
 
 
 class NoopBackend:
-    """A backend that runs nothing (for compliance tests and dry runs)."""
+    """A backend that runs nothing (compliance tests, dry runs): every operation, capabilities
+    included, only changes which servers it says are up and paused."""
 
     name = "noop"
 
     def __init__(self) -> None:
         self._up: set[str] = set()
+        self.paused: set[str] = set()
 
     def start(self, servers: Sequence[str] = ()) -> None:
-        self._up |= set(servers or PROGRAMS)
+        self._up |= set(control.select(servers))
 
     def stop(self, servers: Sequence[str] = ()) -> None:
-        self._up -= set(servers or PROGRAMS)
+        self._up -= set(control.select(servers))
+        self.paused &= self._up
 
     def drain(self, servers: Sequence[str] = ()) -> None:
         self.stop(servers)
+
+    def kill(self, servers: Sequence[str] = ()) -> list[str]:
+        killed = [p for p in control.select(servers) if p in self._up]
+        self.stop(killed)
+        return killed
+
+    def pause(self, servers: Sequence[str] = ()) -> list[str]:
+        paused = [p for p in control.select(servers) if p in self._up]
+        self.paused |= set(paused)
+        return paused
+
+    def resume(self, servers: Sequence[str] = ()) -> list[str]:
+        resumed = [p for p in control.select(servers) if p in self.paused]
+        self.paused -= set(resumed)
+        return resumed
+
+    def lose_disk(self) -> list[str]:
+        return self.kill()
 
     def running(self) -> list[str]:
         return [p for p in PROGRAMS if p in self._up]
 
     def close(self) -> None:
         self._up.clear()
+        self.paused.clear()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import socket
 import time
 import uuid
 from collections.abc import Sequence
@@ -25,14 +24,15 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from harness import control
+from harness.drill.probe import Answer, answer
 from harness.errors import FiredrillError
 from harness.layout import Layout
+from harness.sandbox import wipe
 from harness.store.config import load
 from harness.topology import PROGRAMS, endpoint, spec
 
 IMAGE = os.environ.get("FIREDRILL_IMAGE", "firedrill/intermail:latest")
 LABEL = "org.firedrill.run"
-GREETINGS = {"smtp": b"220", "pop3": b"+OK", "imap": b"* OK"}
 
 
 class DockerUnavailable(FiredrillError):
@@ -50,14 +50,7 @@ class ProtocolReady(WaitStrategy):
         self.protocol = spec(program).protocol
 
     def _answers(self) -> bool:
-        try:
-            with socket.create_connection((self.address, self.port), timeout=1) as sock:
-                if self.protocol == "wire":
-                    sock.sendall(b'{"op":"ping","args":{}}\n')
-                    return b'"ok":true' in sock.recv(256)
-                return sock.recv(64).startswith(GREETINGS[self.protocol])
-        except OSError:
-            return False
+        return answer(self.address, self.port, self.protocol, timeout=1) is Answer.OK
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
         deadline = time.monotonic() + self._startup_timeout
@@ -100,7 +93,7 @@ def require_image(client: Any, image: str = IMAGE) -> None:
 
 
 class DockerBackend:
-    """Servers as containers; implements Backend, Killable, Pausable."""
+    """Servers as containers; implements Backend, Killable, Pausable and DiskLosable."""
 
     name = "docker"
 
@@ -168,7 +161,8 @@ class DockerBackend:
         control.drain(self.layout, servers)
 
     def kill(self, servers: Sequence[str] = ()) -> list[str]:
-        """A container-level crash: `docker kill` (SIGKILL) of the servers' containers."""
+        """A container-level crash: `docker kill` (SIGKILL) of the servers' containers, paused
+        ones included (the engine thaws them to deliver it)."""
         killed = []
         for program in control.select(servers):
             for found in self._running(program):
@@ -185,19 +179,27 @@ class DockerBackend:
         paused = []
         for program in control.select(servers):
             for found in self._running(program):
-                found.pause()
-                paused.append(program)
+                if found.status != "paused":
+                    found.pause()
+                    paused.append(program)
         return paused
 
-    def unpause(self, servers: Sequence[str] = ()) -> None:
+    def resume(self, servers: Sequence[str] = ()) -> list[str]:
+        resumed = []
         for program in control.select(servers):
-            for found in self.client.containers.list(
-                filters={
-                    "label": [f"{LABEL}={self.run_id}", f"org.firedrill.program={program}"],
-                    "status": "paused",
-                }
-            ):
-                found.unpause()
+            for found in self._running(program):
+                if found.status == "paused":
+                    found.unpause()
+                    resumed.append(program)
+        return resumed
+
+    def lose_disk(self) -> list[str]:
+        """Every container is killed and removed, and the bind-mounted tree is gone."""
+        killed = self.kill()
+        for program in PROGRAMS:
+            self._remove(program)
+        wipe(self.layout)
+        return killed
 
     def _running(self, program: str) -> list[Any]:
         return list(
@@ -212,7 +214,7 @@ class DockerBackend:
     def close(self) -> None:
         """Remove every container of this run (running or not)."""
         try:
-            self.unpause()
+            self.resume()
             control.stop(self.layout)
         except FiredrillError:
             pass

@@ -2,7 +2,9 @@
 installation, each recorded in the history with the ids of what it destroyed.
 
 They act only inside the sandbox and only on servers the backend started. Which recovery each
-one calls for (restart through the logs, or restore) is in `scenario.DISASTERS`.
+one calls for (restart through the logs, or restore) is in `scenario.DISASTERS`; which optional
+backend capability each one needs is in `NEEDS`, checked before a drill starts (`require`) and
+again, with `isinstance`, when the fault strikes.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.accounts import lab_accounts
-from harness.drill.backend import Backend, Killable
+from harness.drill.backend import Backend, DiskLosable, Killable, MissingCapability, Pausable
 from harness.drill.procedures import remove_path
 from harness.drill.scenario import Disaster
 from harness.errors import FiredrillError
 from harness.history import HistoryWriter, Stamp
 from harness.layout import Layout
-from harness.sandbox import require_sandbox, wipe
+from harness.sandbox import require_sandbox
 from harness.servers.wire import SyncWireClient
 from harness.store.config import ConfigKey, load
 from harness.store.msgfiles import MessageFiles, is_temporary
@@ -59,9 +61,39 @@ class FaultContext:
     rng: random.Random
 
 
-def _killable(backend: Backend) -> Killable:
+NEEDS: dict[str, tuple[type, ...]] = {
+    "server-crash": (Killable,),
+    "machine-crash": (Killable,),
+    "lose-store": (Killable,),
+    "lose-tree": (DiskLosable,),
+    "scramble-page": (Killable,),
+    "hang": (Pausable, Killable),  # the restart kills what hangs
+}
+"""The optional backend capabilities each disaster (and its recovery) needs; others need none."""
+
+
+def require(kind: str, backend: type, name: str) -> None:
+    """Refuse, before anything starts, a disaster the backend class cannot inflict."""
+    for capability in NEEDS.get(kind, ()):
+        if not issubclass(backend, capability):
+            raise MissingCapability(name, capability, f"the {kind} disaster")
+
+
+def _killable(backend: Backend, kind: str) -> Killable:
     if not isinstance(backend, Killable):
-        raise FiredrillError(f"the {backend.name} backend cannot kill servers (no crash faults)")
+        raise MissingCapability(backend.name, Killable, f"the {kind} disaster")
+    return backend
+
+
+def _pausable(backend: Backend, kind: str) -> Pausable:
+    if not isinstance(backend, Pausable):
+        raise MissingCapability(backend.name, Pausable, f"the {kind} disaster")
+    return backend
+
+
+def _disk_losable(backend: Backend, kind: str) -> DiskLosable:
+    if not isinstance(backend, DiskLosable):
+        raise MissingCapability(backend.name, DiskLosable, f"the {kind} disaster")
     return backend
 
 
@@ -72,12 +104,19 @@ def _wire(layout: Layout, program: str) -> SyncWireClient:
 
 def _crash(ctx: FaultContext, spec: Disaster) -> tuple[str, list[Damaged]]:
     servers = list(spec.servers) if spec.kind == "server-crash" else []
-    killed = _killable(ctx.backend).kill(servers)
+    killed = _killable(ctx.backend, spec.kind).kill(servers)
     return f"SIGKILL to {', '.join(killed) or 'nothing (no server was running)'}", []
 
 
+def _hang(ctx: FaultContext, spec: Disaster) -> tuple[str, list[Damaged]]:
+    frozen = _pausable(ctx.backend, spec.kind).pause(spec.servers)
+    if not frozen:
+        raise FiredrillError(f"nothing to hang: {', '.join(spec.servers)} not running")
+    return f"{', '.join(frozen)} hung (frozen: connections accepted, nothing answered)", []
+
+
 def _lose_store(ctx: FaultContext, spec: Disaster) -> tuple[str, list[Damaged]]:
-    _killable(ctx.backend).kill()
+    _killable(ctx.backend, spec.kind).kill()
     remove_path(ctx.layout, spec.path)
     return f"the disk holding {spec.path} failed: servers down, {spec.path} gone", [
         Damaged("path", spec.path)
@@ -85,8 +124,7 @@ def _lose_store(ctx: FaultContext, spec: Disaster) -> tuple[str, list[Damaged]]:
 
 
 def _lose_tree(ctx: FaultContext, spec: Disaster) -> tuple[str, list[Damaged]]:
-    _killable(ctx.backend).kill()
-    wipe(ctx.layout)
+    _disk_losable(ctx.backend, spec.kind).lose_disk()
     return "the whole $INTERMAIL tree is gone (servers down)", [Damaged("path", ".")]
 
 
@@ -125,7 +163,7 @@ def _corrupt_messages(ctx: FaultContext, spec: Disaster) -> tuple[str, list[Dama
 
 def _scramble_page(ctx: FaultContext, spec: Disaster) -> tuple[str, list[Damaged]]:
     relative = spec.path or "db/mbox/rows.db"
-    _killable(ctx.backend).kill(
+    _killable(ctx.backend, spec.kind).kill(
         ["mss"] if "/mbox/" in relative or "/msgid/" in relative else ["dirserv"]
     )
     require_sandbox(ctx.layout.root)
@@ -218,6 +256,7 @@ def _remove_msgfiles(ctx: FaultContext, spec: Disaster) -> tuple[str, list[Damag
 INFLICT: dict[str, Callable[[FaultContext, Disaster], tuple[str, list[Damaged]]]] = {
     "server-crash": _crash,
     "machine-crash": _crash,
+    "hang": _hang,
     "lose-store": _lose_store,
     "lose-tree": _lose_tree,
     "corrupt-messages": _corrupt_messages,

@@ -16,13 +16,13 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from harness.drill.backend import Backend
+from harness.drill.backend import Backend, Killable, MissingCapability
 from harness.errors import FiredrillError, ProcedureFailed
 from harness.history import HistoryWriter, Stamp
 from harness.layout import BACKUP_PATHS, Layout
@@ -152,6 +152,25 @@ def run_restore(procedure: Procedure, ctx: ProcedureContext, directory: Path) ->
     procedure.restore(ctx, directory)
     ended = ctx.history.event("procedure", "restore-end", procedure=procedure.name)
     return RestoreRecord(procedure.name, started, ended, "\n".join(ctx.outputs))
+
+
+class Restart(Protocol):
+    """A recovery through the logs: gets the servers that do not answer (connections accepted,
+    no reply within the probe timeout) and must leave every server serving."""
+
+    def __call__(self, ctx: ProcedureContext, unresponsive: Sequence[str]) -> None: ...
+
+
+def restart_through_logs(ctx: ProcedureContext, unresponsive: Sequence[str]) -> None:
+    """What an operator does after a crash or a hang: kill the servers that hang (a frozen
+    process cannot shut down cleanly), then start every server; each recovers through its logs."""
+    if unresponsive:
+        if not isinstance(ctx.backend, Killable):
+            raise MissingCapability(ctx.backend.name, Killable, "restarting a hung server")
+        killed = ctx.backend.kill(unresponsive)
+        ctx.history.event("procedure", "kill-unresponsive", servers=killed)
+    ctx.backend.start()
+    ctx.history.event("procedure", "restart")
 
 
 # -- copying ---------------------------------------------------------------------------------

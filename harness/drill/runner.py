@@ -6,8 +6,9 @@
 4. backup          the procedure under test, watched for its consistency point
 5. traffic         continues after the backup
 6. disaster        strikes (or struck during 4)
-7. detection       clients fail (crash) or `firedrill check` sees the damage
-8. recovery        a restart through the logs, or the procedure's restore
+7. detection       servers refuse (crash) or do not answer (hang), or `firedrill check` sees
+                   the damage
+8. recovery        a restart through the logs (hung servers killed first), or the restore
 9. service ready   SMTP banner, POP3 and IMAP logins answer again
 10. spool drained  queued mail delivered
 11. verify         invariants 1-7 against the history and the backup manifest
@@ -46,15 +47,17 @@ from harness.checker.findings import (
 from harness.checker.run import CheckReport, run_check
 from harness.drill import report as reporting
 from harness.drill.backend import Backend, LocalBackend
-from harness.drill.disasters import FaultContext, FaultRecord, inflict
+from harness.drill.disasters import FaultContext, FaultRecord, inflict, require
 from harness.drill.network import lease_network
-from harness.drill.probe import Credentials, serving, wait_until_serving
+from harness.drill.probe import Answer, Credentials, describe, serving, survey, wait_until_serving
 from harness.drill.procedures import (
     BackupRecord,
     Procedure,
     ProcedureContext,
+    Restart,
     RestoreRecord,
     procedure_for,
+    restart_through_logs,
     run_restore,
     take_backup,
 )
@@ -69,6 +72,9 @@ from harness.workload.runner import Mix, Workload, WorkloadSpec, endpoints_of
 
 READY_TIMEOUT = 120.0
 SPOOL_TIMEOUT = 90.0
+HANG_TIMEOUT = 3.0
+"""Detection: a server that accepts a connection and says nothing for this long hangs."""
+STRAGGLER_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,10 @@ class DrillOptions:
     progress: bool = True
     procedure: Procedure | None = None
     """Replaces the scenario's procedure (the flaw catalogue, selftest)."""
+    restart: Restart | None = None
+    """Replaces the restart through the logs (tests of a recovery that misses a hang)."""
+    ready_timeout: float = READY_TIMEOUT
+    """How long recovery may take before the service counts as not restored."""
 
 
 @dataclass
@@ -112,6 +122,7 @@ class Drill:
         self.restore: RestoreRecord | None = None
         self.fault: FaultRecord | None = None
         self.detected: tuple[float, str] | None = None
+        self.unresponsive: list[str] = []
         self.ready_at: float | None = None
         self.check: CheckReport | None = None
         self.came_back: list[dict[str, object]] = []
@@ -146,13 +157,7 @@ class Drill:
 
     @contextlib.contextmanager
     def servers(self) -> Iterator[Backend]:
-        backend: Backend
-        if self.options.backend == "docker":
-            from harness.drill.containers import DockerBackend
-
-            backend = DockerBackend(self.layout)
-        else:
-            backend = LocalBackend(self.layout)
+        backend: Backend = backend_class(self.options.backend)(self.layout)
         self.backend = backend
         try:
             yield backend
@@ -246,17 +251,18 @@ class Drill:
         if self.fault is None:
             self.strike()
         time.sleep(0.3)  # operations in flight meet the disaster
-        if self.workload is not None:
-            self.workload.stop()
+        if self.workload is not None:  # those stuck on a hung server end after the recovery
+            self.workload.stop(timeout=HANG_TIMEOUT)
 
     def detect(self) -> None:
         assert self.fault is not None
         if self.scenario.recovery_action == "restart":
-            down = not serving(self.endpoints, self.prober)
-            self.detected = (
-                time.monotonic(),
-                "clients are refused" if down else "the procedure's own restart recovered it",
-            )
+            answers = survey(self.layout, timeout=HANG_TIMEOUT)
+            self.unresponsive = [p for p, a in answers.items() if a is Answer.TIMEOUT]
+            what = describe(answers, HANG_TIMEOUT)
+            if not what and not serving(self.endpoints, self.prober):
+                what = "clients are refused"
+            self.detected = (time.monotonic(), what or "the procedure's own restart recovered it")
             return
         manifest = self.backup.manifest if self.backup else None
         try:
@@ -272,17 +278,27 @@ class Drill:
 
     def recover(self) -> None:
         if self.scenario.recovery_action == "restart":
-            self.backend.start()
+            (self.options.restart or restart_through_logs)(self.pctx, self.unresponsive)
+            self._operations_ended()
             return
         try:
             self.restore = run_restore(self.procedure, self.pctx, self.work / "backup")
         except FiredrillError as exc:  # go on: what the failed restore left is the evidence
             self.findings.append(ProcedureError("restore", str(exc)))
             self.restore_output = "\n".join(self.pctx.outputs)
+        self._operations_ended()
+
+    def _operations_ended(self) -> None:
+        """Operations stuck when the disaster struck have ended (failed or acknowledged) before
+        anything is checked against the history."""
+        if self.workload is not None and not self.workload.join(STRAGGLER_TIMEOUT):
+            raise FiredrillError(
+                f"workload operations still running {STRAGGLER_TIMEOUT:g}s after recovery"
+            )
 
     def service_ready(self) -> None:
         failed = any(isinstance(f, ProcedureError) for f in self.findings)
-        timeout = READY_TIMEOUT / 8 if failed else READY_TIMEOUT
+        timeout = self.options.ready_timeout / (8 if failed else 1)
         self.ready_at = wait_until_serving(self.endpoints, self.prober, timeout)
         if self.ready_at is None:
             self.findings.append(
@@ -293,13 +309,14 @@ class Drill:
 
     def spool_drained(self) -> None:
         spool = Spool(self.layout.spool)
-        deadline = time.monotonic() + SPOOL_TIMEOUT
+        timeout = SPOOL_TIMEOUT if self.ready_at is not None else SPOOL_TIMEOUT / 9
+        deadline = time.monotonic() + timeout
         while spool.paths() and time.monotonic() < deadline:
             time.sleep(0.1)
         if spool.paths():
             self.findings.append(
                 SpoolNotDrained(
-                    "mta/spool", f"{len(spool.paths())} queued message(s) after {SPOOL_TIMEOUT:g}s"
+                    "mta/spool", f"{len(spool.paths())} queued message(s) after {timeout:g}s"
                 )
             )
 
@@ -344,8 +361,30 @@ class DrillResult:
     report: dict[str, Any] = field(default_factory=dict)
 
 
+def backend_class(name: str) -> type:
+    """The class of the backend called `name`, built from a Layout (docker imported only when
+    asked for)."""
+    if name == "docker":
+        from harness.drill.containers import DockerBackend
+
+        return DockerBackend
+    if name == "local":
+        return LocalBackend
+    raise FiredrillError(f"unknown backend {name!r}: choose local or docker")
+
+
+def check_backend(scenario: Scenario, backend: str) -> None:
+    """Refuse a scenario whose disaster needs a capability the backend lacks (MissingCapability),
+    before anything starts."""
+    require(scenario.disaster.kind, backend_class(backend), backend)
+
+
 def run_drill(scenario: Scenario, options: DrillOptions) -> DrillResult:
-    """Run one drill; the report is written whatever happens (Ctrl-C re-raises after it)."""
+    """Run one drill; the report is written whatever happens (Ctrl-C re-raises after it).
+
+    A backend that cannot inflict the scenario's disaster is refused before anything starts.
+    """
+    check_backend(scenario, options.backend)
     drill = Drill(scenario, options)
     steps = (
         ("traffic", drill.traffic),

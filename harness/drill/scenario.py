@@ -30,6 +30,7 @@ from harness.topology import PROGRAMS
 DISASTERS: dict[str, str] = {
     "server-crash": "restart",
     "machine-crash": "restart",
+    "hang": "restart",
     "lose-store": "restore",
     "lose-tree": "restore",
     "corrupt-messages": "restore",
@@ -44,6 +45,7 @@ DISASTERS: dict[str, str] = {
 CATEGORY = {
     "server-crash": "crash",
     "machine-crash": "crash",
+    "hang": "crash",
     "lose-store": "hardware failure",
     "lose-tree": "hardware failure",
     "corrupt-messages": "data corruption",
@@ -330,6 +332,8 @@ def _coherent(c: _Check, s: Scenario) -> None:
         raise c.fail("disaster.delay", f"strikes after the backup timeout ({b.timeout:g}s)")
     if dis.kind == "server-crash" and not dis.servers:
         raise c.fail("disaster.servers", "server-crash needs the servers to kill")
+    if dis.kind == "hang" and len(dis.servers) != 1:
+        raise c.fail("disaster.servers", "hang needs the one server to freeze")
     if dis.kind == "lose-store" and dis.path not in BACKUP_PATHS:
         raise c.fail("disaster.path", f"lose-store needs one of {', '.join(BACKUP_PATHS)}")
     if s.recovery_action == "restore" and s.traffic.after_backup > 0 and s.expect.loss == "none":

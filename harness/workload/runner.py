@@ -177,12 +177,18 @@ class Workload:
             thread.start()
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Stop issuing operations and wait for those in flight to end."""
+        """Stop issuing operations and wait (at most `timeout` s) for those in flight to end;
+        `join` waits for the ones still stuck (e.g. on a hung server) later."""
         self._stop.set()
+        self.join(timeout)
+        self.history.event("workload", "stop", run=self.run_number, **self.stats)
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the operations in flight to end; True when none is left."""
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        self.history.event("workload", "stop", run=self.run_number, **self.stats)
+        return not any(thread.is_alive() for thread in self._threads)
 
     def run(self, seconds: float) -> Counter[str]:
         self.start()
