@@ -309,7 +309,7 @@ class Drill:
 
     def spool_drained(self) -> None:
         spool = Spool(self.layout.spool)
-        timeout = SPOOL_TIMEOUT if self.ready_at is not None else SPOOL_TIMEOUT / 9
+        timeout = SPOOL_TIMEOUT if self.ready_at is not None else self.options.ready_timeout / 8
         deadline = time.monotonic() + timeout
         while spool.paths() and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,30 +22,14 @@ from harness.drill.procedures import Procedure
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
 from harness.drill.scenario import Scenario, load_scenario
 from harness.drill.verdict import Verdict
-from harness.errors import FiredrillError
+from tests.support.docker_engine import require_docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
 
-def _engine() -> str | None:
-    """None when the engine and the image are there, else why not."""
-    try:
-        from harness.drill.containers import docker_client, require_image
-
-        require_image(docker_client())
-    except FiredrillError as exc:
-        return str(exc)
-    return None
-
-
 @pytest.fixture(scope="module", autouse=True)
 def docker_or_skip() -> None:
-    why = _engine()
-    if why is None:
-        return
-    if os.environ.get("FIREDRILL_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"FIREDRILL_REQUIRE_DOCKER=1 but {why}")
-    pytest.skip(f"docker backend not available: {why}")
+    require_docker()
 
 
 def _xs(scenario: Scenario) -> Scenario:
