@@ -147,6 +147,7 @@ class DrillRun:
     targets: list[dict[str, Any]]  # report.json's targets: name, target, actual, met
     report_dir: str
     load_peak: float = 0.0  # highest 1-minute load average sampled during the drill
+    backend: str = "local"
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -230,14 +231,17 @@ def temp_under(directory: Path) -> Iterator[None]:
         tempfile.tempdir = saved
 
 
-def drill(tier_name: str, scratch: Path) -> DrillRun:
+def drill(tier_name: str, scratch: Path, backend: str = "local") -> DrillRun:
     scenario = load_scenario(SCENARIO)
     scenario = dataclasses.replace(
         scenario, population=dataclasses.replace(scenario.population, tier=tier_name)
     )
-    options = DrillOptions(report_dir=scratch / "reports", seed=None, keep=False, progress=True)
-    say(f"drill {scenario.name} at tier {tier_name} (phases on stderr)")
-    with temp_under(scratch / f"drill-{tier_name}"), contextlib.redirect_stdout(sys.stderr):
+    options = DrillOptions(
+        report_dir=scratch / "reports", seed=None, keep=False, progress=True, backend=backend
+    )
+    say(f"drill {scenario.name} at tier {tier_name} on {backend} (phases on stderr)")
+    sandbox = scratch / f"drill-{tier_name}-{backend}"
+    with temp_under(sandbox), contextlib.redirect_stdout(sys.stderr):
         t0 = time.monotonic()
         with LoadWatch() as load:
             result = run_drill(scenario, options)
@@ -269,6 +273,7 @@ def drill(tier_name: str, scratch: Path) -> DrillRun:
         targets=[dict(t) for t in report.get("targets") or []],
         report_dir=str(result.report_dir),
         load_peak=load.peak,
+        backend=backend,
     )
 
 
