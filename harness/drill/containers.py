@@ -166,7 +166,12 @@ class DockerBackend:
         killed = []
         for program in control.select(servers):
             for found in self._running(program):
-                found.kill()
+                try:
+                    found.kill()
+                except _sdk().errors.APIError as exc:  # it exited since it was listed
+                    if exc.status_code != 409:
+                        raise
+                    continue
                 killed.append(program)
         for program in killed:
             deadline = time.monotonic() + 10

@@ -66,15 +66,19 @@ def _labelled_containers() -> list[str]:
     return done.stdout.split()
 
 
-def _work_trees() -> set[Path]:
+def _work_trees(*scenarios: str) -> set[Path]:
+    """Drill sandboxes of these scenarios (other drills may run on the machine meanwhile)."""
     return {
-        p for p in Path(tempfile.gettempdir()).glob("firedrill-*") if (p / "intermail").exists()
+        p
+        for name in scenarios
+        for p in Path(tempfile.gettempdir()).glob(f"firedrill-{name}-*")
+        if (p / "intermail").exists()
     }
 
 
 def test_the_whole_catalogue_passes_on_docker(tmp_path: Path) -> None:
-    before = _work_trees()
     scenarios = [load_scenario(p) for p in catalogue()]
+    before = _work_trees(*(s.name for s in scenarios))
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda s: _drill(s, tmp_path, "docker"), scenarios))
     failed = {
@@ -85,7 +89,7 @@ def test_the_whole_catalogue_passes_on_docker(tmp_path: Path) -> None:
     assert failed == {}
     assert all(r.report["backend"] == "docker" for r in results)
     assert _labelled_containers() == []
-    assert _work_trees() == before
+    assert _work_trees(*(s.name for s in scenarios)) == before
 
 
 def _classes(result: DrillResult) -> tuple[str, set[str]]:
@@ -120,7 +124,7 @@ def test_a_flawed_procedure_is_caught_on_docker_and_leaves_nothing(tmp_path: Pat
 
 
 def test_sigint_in_the_middle_of_a_docker_drill_leaves_no_container(tmp_path: Path) -> None:
-    before = _work_trees()
+    before = _work_trees("machine-crash")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -147,4 +151,4 @@ def test_sigint_in_the_middle_of_a_docker_drill_leaves_no_container(tmp_path: Pa
     (report_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert "interrupted" in json.loads((report_dir / "report.json").read_text())["error"]
     assert _labelled_containers() == []
-    assert _work_trees() == before
+    assert _work_trees("machine-crash") == before
