@@ -121,11 +121,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.drill.catalogue import DEFAULT, catalogue, find, with_custom_commands
     from harness.drill.runner import DrillOptions, run_drill
     from harness.drill.scenario import load_scenario
+    from harness.drill.sequence import is_sequence
     from harness.drill.verdict import Verdict
 
     if bool(args.backup_cmd) != bool(args.restore_cmd):
         raise FiredrillError("--backup-cmd and --restore-cmd go together")
     paths = catalogue() if args.all else [find(args.scenario or DEFAULT)]
+    if not args.all and is_sequence(paths[0]):
+        return _run_sequence(args, paths[0])
     scenarios = [load_scenario(p) for p in paths]  # all validated before anything starts
     if args.backup_cmd:
         scenarios = [with_custom_commands(s, args.backup_cmd, args.restore_cmd) for s in scenarios]
@@ -157,6 +160,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         worst = max(worst, code)
     return worst
+
+
+def _run_sequence(args: argparse.Namespace, path: Path) -> int:
+    """A sequence scenario (steps, e.g. a state-machine failure): the steps on the local backend."""
+    from harness.drill.sequence import load_sequence
+    from harness.drill.sequence_run import run_sequence
+
+    sequence = load_sequence(path)
+    if args.backend != "local" or args.backup_cmd or args.seed is not None:
+        raise FiredrillError(
+            "a sequence runs as written: no --backend docker, --backup-cmd or --seed"
+        )
+    say = (lambda line: None) if args.quiet else print
+    result = run_sequence(sequence, args.report_dir, keep=args.keep, say=say)
+    verdict = "PASS" if result.passed else "FAIL"
+    print(f"{verdict}: {sequence.name} ({result.steps_run}/{len(sequence.steps)} step(s))")
+    for d in result.divergences:
+        print(f"  {d}")
+    print(f"  report: {result.report_dir / 'sequence.json'}")
+    return EXIT_OK if result.passed else EXIT_VIOLATIONS
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
