@@ -26,7 +26,7 @@ from harness.errors import FiredrillError
 from harness.layout import Layout
 from harness.servers.service import lock_path, pid_path
 from harness.store.config import load
-from harness.topology import PROGRAMS, endpoint, setting
+from harness.topology import PROGRAMS, Endpoint, endpoint, setting
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -130,7 +130,8 @@ def start(
     timeout: float = START_TIMEOUT,
     env: Mapping[str, str] | None = None,
 ) -> None:
-    """Start the named servers in order, each listening before the next starts.
+    """Start the named servers tier by tier (directory and configuration, the store, the front
+    ends), the servers of a tier together, each tier listening before the next starts.
 
     `env` adds environment variables for the servers (e.g. an armed failpoint). Inside a drill
     on the docker backend (FIREDRILL_DOCKER_RUN is set, e.g. for an operator's procedure that
@@ -144,37 +145,56 @@ def start(
         return
     config = load(layout.config)
     layout.logs.mkdir(parents=True, exist_ok=True)
-    for program in select(names):
-        if running_pid(layout, program):
-            continue
-        where = endpoint(config, program)
-        log_file = (layout.logs / f"{program}.log").open("ab")
-        child = subprocess.Popen(
-            [sys.executable, "-m", "harness.servers", program, "--root", str(layout.root)],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, **(env or {})},
-            cwd=layout.root,
-        )
-        log_file.close()
-        with _children_lock:
-            _children.append(child)
+    wanted = select(names)
+    for tier in reversed(SHUTDOWN_TIERS):  # directory and configuration, store, front ends
+        children = {
+            program: _spawn(layout, program, env)
+            for program in tier
+            if program in wanted and not running_pid(layout, program)
+        }
         deadline = time.monotonic() + timeout
-        while not (running_pid(layout, program) and _answers(where.address, where.port)):
-            if child.poll() is not None:
-                raise ControlError(
-                    f"{program} exited with {child.returncode} at start: "
-                    f"{_tail(layout.logs / f'{program}.log')}"
-                )
-            if time.monotonic() > deadline:
-                _signal(child.pid, signal.SIGKILL)
-                raise ControlError(
-                    f"{program} did not answer on {where.address}:{where.port} "
-                    f"within {timeout:.0f}s (see {layout.logs / f'{program}.log'})"
-                )
-            time.sleep(0.05)
+        for program, child in children.items():
+            _wait_listening(layout, program, child, endpoint(config, program), deadline, timeout)
+
+
+def _spawn(layout: Layout, program: str, env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
+    log_file = (layout.logs / f"{program}.log").open("ab")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "harness.servers", program, "--root", str(layout.root)],
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+        cwd=layout.root,
+    )
+    log_file.close()
+    with _children_lock:
+        _children.append(child)
+    return child
+
+
+def _wait_listening(
+    layout: Layout,
+    program: str,
+    child: subprocess.Popen[bytes],
+    where: Endpoint,
+    deadline: float,
+    timeout: float,
+) -> None:
+    while not (running_pid(layout, program) and _answers(where.address, where.port)):
+        if child.poll() is not None:
+            raise ControlError(
+                f"{program} exited with {child.returncode} at start: "
+                f"{_tail(layout.logs / f'{program}.log')}"
+            )
+        if time.monotonic() > deadline:
+            _signal(child.pid, signal.SIGKILL)
+            raise ControlError(
+                f"{program} did not answer on {where.address}:{where.port} "
+                f"within {timeout:.0f}s (see {layout.logs / f'{program}.log'})"
+            )
+        time.sleep(0.02)
 
 
 def _tail(path: Path, lines: int = 3) -> str:

@@ -67,15 +67,15 @@ _PICK = st.integers(0, 63)
 _CONFIG = st.sampled_from(sorted((k, v) for k, vs in CONFIG_CHOICES.items() for v in vs))
 
 
-class RestoreWithoutMsgid(Chapter13):
-    """Test only: a restore that puts back every path but db/msgid (a broken restore)."""
+class RestoreWithoutMbox(Chapter13):
+    """Test only: a restore that puts back every path but db/mbox (a broken restore)."""
 
-    name = "test:restore-without-msgid"
+    name = "test:restore-without-mbox"
 
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
         for relative in self.paths:
-            if relative != "db/msgid":
+            if relative != "db/mbox":
                 remove_path(ctx.layout, relative)
                 copy_path(directory / "tree" / relative, ctx.layout.root / relative)
         ctx.backend.start()
