@@ -17,7 +17,7 @@ SHELL       := bash
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
 
-.PHONY: help drill test lint test-slow bench clean clean-reports
+.PHONY: help drill test lint test-slow explore bench clean clean-reports
 
 help:
 	@echo "make drill          set up, run the default fire drill; report in reports/<UTC>-default/"
@@ -25,6 +25,7 @@ help:
 	@echo "make test           set up, then ruff, mypy and pytest -m 'not slow' (PYTEST_ARGS=...)"
 	@echo "make lint           ruff and mypy only"
 	@echo "make test-slow      pytest -m slow"
+	@echo "make explore        the state machine, nightly hypothesis profile (long)"
 	@echo "make bench          python -m bench (BENCH_ARGS=...)"
 	@echo "make clean          remove .work/ and caches (keeps $(VENV) and reports/)"
 	@echo "make clean-reports  remove report directories (keeps reports/README.md and .gitignore)"
@@ -55,6 +56,10 @@ lint: $(STAMP)
 test-slow: $(STAMP)
 	@$(BIN)/pytest -m slow $(PYTEST_ARGS) || { rc=$$?; \
 		if (( rc == 5 )); then echo "no tests are marked slow yet"; else exit $$rc; fi; }
+
+# The state machine with the deep, random hypothesis profile: hours, by hand (not in CI).
+explore: $(STAMP)
+	HYPOTHESIS_PROFILE=nightly $(BIN)/pytest tests/integration/test_statemachine.py -k chapter13 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@if [[ -f bench/__main__.py ]]; then \

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -183,6 +184,8 @@ def resolve_procedure(name: str, *, path: str = "sequence") -> Procedure:
         raise InvalidScenario(
             path, "procedure", f"{name!r}: not chapter13, image, flaw:<name> or module:Class"
         )
+    if str(Path.cwd()) not in sys.path:
+        sys.path.append(str(Path.cwd()))  # a procedure of the project run from its directory
     try:
         factory = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
