@@ -123,13 +123,22 @@ class Stepper:
         self._wait_spool()
         account.messages.append(MessageModel(message_id, body=body))
 
-    def _read(self, step: Step) -> None:
+    def _chosen(
+        self, step: Step, among: list[MessageModel] | None = None
+    ) -> tuple[AccountModel, MessageModel, str] | None:
+        """The actor, the message its `pick` names (among healthy ones by default), its uid."""
         account = self.model.actor(step.actor)
-        healthy = account.healthy()
-        if not healthy:
+        candidates = account.healthy() if among is None else among
+        if not candidates:
+            return None
+        wanted = candidates[step.pick % len(candidates)]
+        return account, wanted, self._uid_of(account, wanted)
+
+    def _read(self, step: Step) -> None:
+        chosen = self._chosen(step)
+        if chosen is None:
             return
-        wanted = healthy[step.pick % len(healthy)]
-        uid = self._uid_of(account, wanted)
+        account, wanted, uid = chosen
         with self._imap(account) as imap:
             typ, data = imap.uid("FETCH", uid, "(BODY.PEEK[])")
         got = next((part[1] for part in data if isinstance(part, tuple)), b"")
@@ -139,11 +148,10 @@ class Stepper:
             raise clients.Failed(f"{wanted.message_id}: the content differs from what was sent")
 
     def _flag(self, step: Step) -> None:
-        account = self.model.actor(step.actor)
-        if not account.messages:
+        chosen = self._chosen(step, self.model.actor(step.actor).messages)
+        if chosen is None:
             return
-        wanted = account.messages[step.pick % len(account.messages)]
-        uid = self._uid_of(account, wanted)
+        account, wanted, uid = chosen
         with self._imap(account) as imap:
             typ, _ = imap.uid("STORE", uid, "+FLAGS.SILENT", f"({step.flag})")
         if typ != "OK":
@@ -151,12 +159,10 @@ class Stepper:
         wanted.flags.add(step.flag)
 
     def _expunge(self, step: Step) -> None:
-        account = self.model.actor(step.actor)
-        healthy = account.healthy()
-        if not healthy:
+        chosen = self._chosen(step)
+        if chosen is None:
             return
-        wanted = healthy[step.pick % len(healthy)]
-        uid = self._uid_of(account, wanted)
+        account, wanted, uid = chosen
         with self._imap(account) as imap:
             typ, _ = imap.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)")
             if typ == "OK":

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -35,31 +36,20 @@ from harness.store.config import load, save
 from harness.workload.runner import CONFIG_CHOICES
 
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.filter_too_much]
-settings.register_profile(
-    "quick",
-    max_examples=3,
-    stateful_step_count=8,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=_SLOW_OK,
-)
-settings.register_profile(
-    "ci",
-    max_examples=10,
-    stateful_step_count=10,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=_SLOW_OK,
-)
-settings.register_profile(
-    "nightly",
-    max_examples=200,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=_SLOW_OK,
-)
+for _name, _examples, _steps, _seeded in (
+    ("quick", 3, 8, True),  # the default suite
+    ("ci", 10, 10, True),  # .ci/run
+    ("nightly", 200, 30, False),  # make explore: random, with the example database
+):
+    settings.register_profile(
+        _name,
+        max_examples=_examples,
+        stateful_step_count=_steps,
+        derandomize=_seeded,
+        database=None if _seeded else DirectoryBasedExampleDatabase(".hypothesis/examples"),
+        deadline=None,
+        suppress_health_check=_SLOW_OK,
+    )
 PROFILES = ("quick", "ci", "nightly")
 
 _ACTOR = st.integers(0, 7)
