@@ -6,10 +6,7 @@ FIREDRILL_REQUIRE_DOCKER=1 (CI), which turns a missing engine into a failure."""
 from __future__ import annotations
 
 import dataclasses
-import json
-import signal
 import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +20,7 @@ from harness.drill.runner import DrillOptions, DrillResult, run_drill
 from harness.drill.scenario import Scenario, load_scenario
 from harness.drill.verdict import Verdict
 from tests.support.docker_engine import require_docker
+from tests.support.interrupt import interrupt_drill
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 
@@ -125,30 +123,6 @@ def test_a_flawed_procedure_is_caught_on_docker_and_leaves_nothing(tmp_path: Pat
 
 def test_sigint_in_the_middle_of_a_docker_drill_leaves_no_container(tmp_path: Path) -> None:
     before = _work_trees("machine-crash")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli.firedrill",
-            "run",
-            "machine-crash",
-            "--backend",
-            "docker",
-            "--report-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip().endswith("] traffic"):
-            break
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=120)
-    assert proc.returncode == 130
-    (report_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    assert "interrupted" in json.loads((report_dir / "report.json").read_text())["error"]
+    interrupt_drill(tmp_path, "machine-crash", "--backend", "docker", timeout=120)
     assert _labelled_containers() == []
     assert _work_trees("machine-crash") == before

@@ -16,6 +16,7 @@ from harness.drill.runner import DrillOptions, DrillResult, run_drill
 from harness.drill.scenario import Scenario, load_scenario
 from harness.drill.verdict import Verdict
 from harness.report.schema import validate
+from tests.support.interrupt import interrupt_drill
 
 pytestmark = pytest.mark.integration
 
@@ -145,37 +146,10 @@ def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
 
 
 def test_ctrl_c_in_the_middle_of_a_drill_cleans_up_and_keeps_the_report(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
     import tempfile
-    import time
 
     before = set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*"))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli.firedrill",
-            "run",
-            "machine-crash",
-            "--report-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip().endswith("] traffic"):
-            break
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
-    assert proc.returncode == 130
-    (report_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    report = json.loads((report_dir / "report.json").read_text())
-    assert report["verdict"] == "unknown" and "interrupted" in report["error"]
+    report = interrupt_drill(tmp_path, "machine-crash", settle=1.0)
+    assert report["verdict"] == "unknown"
     assert set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*")) == before
     _no_leftover_processes("firedrill-machine-crash-")

@@ -1,0 +1,37 @@
+"""Ctrl-C in the middle of a drill: run `firedrill run`, interrupt it during traffic."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def interrupt_drill(
+    report_dir: Path, scenario: str, *options: str, settle: float = 0.0, timeout: float = 60
+) -> dict[str, Any]:
+    """SIGINT the drill once its traffic phase begins (after `settle` s); assert exit 130 and
+    return the report it still wrote."""
+    command = [sys.executable, "-m", "harness.cli.firedrill", "run", scenario, *options]
+    proc = subprocess.Popen(
+        [*command, "--report-dir", str(report_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip().endswith("] traffic"):
+            break
+    time.sleep(settle)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=timeout)
+    assert proc.returncode == 130
+    (drill_dir,) = [p for p in report_dir.iterdir() if p.is_dir()]
+    report: dict[str, Any] = json.loads((drill_dir / "report.json").read_text())
+    assert "interrupted" in report["error"]
+    return report
