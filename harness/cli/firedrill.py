@@ -119,7 +119,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.drill.catalogue import DEFAULT, catalogue, find, with_custom_commands
-    from harness.drill.runner import DrillOptions, run_drill
+    from harness.drill.runner import DrillOptions, check_backend, run_drill
     from harness.drill.scenario import load_scenario
     from harness.drill.sequence import is_sequence
     from harness.drill.verdict import Verdict
@@ -132,6 +132,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenarios = [load_scenario(p) for p in paths]  # all validated before anything starts
     if args.backup_cmd:
         scenarios = [with_custom_commands(s, args.backup_cmd, args.restore_cmd) for s in scenarios]
+    for scenario in scenarios:  # a capability the backend lacks stops --all before the first
+        check_backend(scenario, args.backend)
     options = DrillOptions(
         report_dir=args.report_dir,
         backend=args.backend,
