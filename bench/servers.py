@@ -624,21 +624,6 @@ def servers_stopped_at_end(layout: Layout) -> Iterator[None]:
                 say(f"killed {', '.join(killed)}")
 
 
-def raise_lock_limits(layout: Layout, max_locks: int) -> None:
-    """Write a DB_CONFIG raising the lock table of the MSS environments (read at env open).
-
-    Berkeley DB's default lock table (1,000 locks and lock objects) is too small for the MSS's
-    start-up purge, which reads every msgid record in one transaction: at tier M (~8,400 pages
-    of msgid.db) the MSS dies at start with "BDB2055 Lock table is out of available lock
-    entries". The servers open their environments with DB_RECOVER, which rebuilds the regions,
-    so the larger table takes effect at the next start.
-    """
-    for name in ("msgid", "mbox"):
-        (layout.env(name) / "DB_CONFIG").write_text(
-            f"set_lk_max_locks {max_locks}\nset_lk_max_objects {max_locks}\n"
-        )
-
-
 def run(
     root: Path,
     scratch: Path,
@@ -646,7 +631,6 @@ def run(
     seed: int,
     seconds: float,
     populated: bool,
-    max_locks: int = 0,
 ) -> Result:
     say(f"fsync rate in {scratch}")
     rate = fsync_rate(scratch)
@@ -669,11 +653,6 @@ def run(
         fsync=rate,
         drain_timeout_s=float(setting(config, "mta", "drainTimeoutSeconds", "10")),
     )
-    if max_locks:
-        raise_lock_limits(layout, max_locks)
-        result.notes.append(
-            f"WORKAROUND: DB_CONFIG set_lk_max_locks/objects {max_locks} in db/msgid and db/mbox"
-        )
     ep = endpoints_of(layout)
     rng = random.Random(seed)
     recipients = [a.address for a in logins]
@@ -684,15 +663,7 @@ def run(
         for n in range(STARTS):
             if n:
                 control.stop(layout)
-            try:
-                run_ = timed_start(layout, ep, rng.choice(logins))
-            except control.ControlError as exc:
-                if "Lock table" in str(exc) and not max_locks:
-                    raise SystemExit(
-                        f"bench: {exc}\nbench: the MSS ran out of Berkeley DB locks at start;"
-                        " rerun with --bdb-max-locks 200000 to measure anyway"
-                    ) from exc
-                raise
+            run_ = timed_start(layout, ep, rng.choice(logins))
             say(f"start {n + 1}/{STARTS}: ready in {run_.ready_s:.2f} s")
             result.starts.append(run_)
 
@@ -816,14 +787,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, help="measure this populated installation instead")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the installation afterwards")
-    parser.add_argument(
-        "--bdb-max-locks",
-        type=int,
-        default=0,
-        metavar="N",
-        help="write a DB_CONFIG raising the MSS environments' lock table to N locks/objects"
-        " (workaround: at tier M the MSS's start-up purge exhausts the default 1,000)",
-    )
     args = parser.parse_args(argv)
     t = tier(args.tier)
     parent = (args.data or Path(tempfile.gettempdir())).absolute()
@@ -846,7 +809,6 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             args.seconds,
             populated=args.root is not None,
-            max_locks=args.bdb_max_locks,
         )
     finally:
         if args.keep:
