@@ -6,10 +6,11 @@
     [traffic]     rate = 20, clients = 4, before_backup = 3, after_backup = 3
     [backup]      procedure = "chapter13" | "image" | "custom", backup_cmd, restore_cmd, timeout,
                   mss_down = false   (stop the MSS first so mail waits in the spool)
-    [disaster]    kind = ..., servers = [...], path = "...", count = 1, during_backup = false
+    [disaster]    kind = ..., servers = [...], path = "...", count = 1, during_backup = false,
+                  delay = 0.2   (only with during_backup: seconds into the backup)
     [recovery]    action = "auto" | "restart" | "restore"
-    [expect]      loss = "none" | "after-backup", rto_target, rpo_target_seconds,
-                  rpo_target_messages, fail_on_targets = false
+    [expect]      loss = "none" (restart) | "after-backup" (restore), rto_target,
+                  rpo_target_seconds, rpo_target_messages (targets > 0), fail_on_targets = false
 
 Errors name the file, the field path and, for syntax errors, the line (InvalidScenario).
 """
@@ -203,7 +204,9 @@ def load_scenario(path: Path) -> Scenario:
         match = re.search(r"line (\d+)", str(exc))
         where = f"line {match.group(1)}" if match else "syntax"
         raise InvalidScenario(shown, where, f"TOML syntax error: {exc}") from exc
-    return parse_scenario(data, path=shown, default_name=path.stem)
+    scenario = parse_scenario(data, path=shown, default_name=path.stem)
+    _set_in_vain(_Check(shown), data, scenario)
+    return scenario
 
 
 def parse_scenario(data: Mapping[str, Any], *, path: str, default_name: str) -> Scenario:
@@ -298,8 +301,15 @@ def _expect(c: _Check, d: Mapping[str, Any]) -> Expect:
     )
 
     def optional(key: str, kind: type | tuple[type, ...]) -> Any:
+        """A target: none, or more than 0 (no recovery takes 0s or loses less than nothing;
+        a recovery that must lose nothing is loss = 'none')."""
         value = d.get(key)
-        return None if value is None else c.typed(value, f"expect.{key}", kind, minimum=0)
+        if value is None:
+            return None
+        c.typed(value, f"expect.{key}", kind)
+        if value <= 0:
+            raise c.fail(f"expect.{key}", f"a target must be more than 0, not {value}")
+        return value
 
     rto = optional("rto_target", _NUMBER)
     rpo_s = optional("rpo_target_seconds", _NUMBER)
@@ -336,14 +346,26 @@ def _coherent(c: _Check, s: Scenario) -> None:
         raise c.fail("disaster.servers", "hang needs the one server to freeze")
     if dis.kind == "lose-store" and dis.path not in BACKUP_PATHS:
         raise c.fail("disaster.path", f"lose-store needs one of {', '.join(BACKUP_PATHS)}")
-    if s.recovery_action == "restore" and s.traffic.after_backup > 0 and s.expect.loss == "none":
+    if s.recovery_action == "restore" and s.expect.loss == "none":
         raise c.fail(
             "expect.loss",
-            "a restore loses what was acknowledged after the backup: "
-            "use 'after-backup' or set traffic.after_backup = 0",
+            "a restore loses what was acknowledged after the backup's consistency point "
+            "(traffic runs on through the backup itself): use loss = 'after-backup'",
         )
     if s.expect.loss == "after-backup" and s.recovery_action == "restart":
         raise c.fail(
             "expect.loss",
             "recovery through the logs (restart) must lose nothing: use loss = 'none'",
+        )
+
+
+def _set_in_vain(c: _Check, data: Mapping[str, Any], s: Scenario) -> None:
+    """Fields a file sets that its scenario would ignore. Only for a file as written: a report
+    records every field with its default, and replay parses that record."""
+    disaster = data.get("disaster", {})
+    if "delay" in disaster and not s.disaster.during_backup:
+        raise c.fail(
+            "disaster.delay",
+            "only applies with disaster.during_backup = true (seconds into the backup): "
+            "set during_backup or remove delay",
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.drill.catalogue import catalogue
-from harness.drill.scenario import load_scenario
+from harness.drill.scenario import load_scenario, parse_scenario
 from harness.errors import InvalidScenario
 
 
@@ -68,7 +68,57 @@ def test_every_catalogue_scenario_is_valid(path: Path) -> None:
             "disaster.path",
             "lose-store needs",
         ),
-        ("[expect]\nrto_target = -3\n", "expect.rto_target", "at least 0"),
+        ("[expect]\nrto_target = -3\n", "expect.rto_target", "more than 0"),
+        # impossible timing and targets
+        ("[traffic]\nbefore_backup = -0.5\n", "traffic.before_backup", "at least 0"),
+        ("[traffic]\nrate = 0\nbefore_backup = 5\n", "traffic.rate", "at least 0.1"),
+        ("[traffic]\nrate = -20\n", "traffic.rate", "at least 0.1"),
+        ("[traffic]\nclients = 0\n", "traffic.clients", "at least 1"),
+        ("[traffic.mix]\ndeliver = 0\nread = 0\n", "traffic.mix", "one weight must be positive"),
+        ("[traffic.mix]\ndeliver = -1\n", "traffic.mix.deliver", "at least 0"),
+        ("[backup]\ntimeout = 0\n", "backup.timeout", "at least 1"),
+        ("[backup]\ntimeout = -30\n", "backup.timeout", "at least 1"),
+        (
+            '[disaster]\nkind = "machine-crash"\nduring_backup = true\ndelay = -1\n'
+            '[expect]\nloss = "none"\n',
+            "disaster.delay",
+            "at least 0",
+        ),
+        (
+            '[backup]\ntimeout = 5\n[disaster]\nkind = "machine-crash"\nduring_backup = true\n'
+            'delay = 5\n[expect]\nloss = "none"\n',
+            "disaster.delay",
+            "after the backup timeout",
+        ),
+        (
+            '[disaster]\nkind = "machine-crash"\ndelay = 0.5\n[expect]\nloss = "none"\n',
+            "disaster.delay",
+            "only applies with disaster.during_backup = true",
+        ),
+        (
+            '[disaster]\nkind = "machine-crash"\nduring_backup = false\ndelay = 0.5\n'
+            '[expect]\nloss = "none"\n',
+            "disaster.delay",
+            "only applies with disaster.during_backup = true",
+        ),
+        (
+            '[traffic]\nafter_backup = 0\n[disaster]\nkind = "lose-tree"\n'
+            '[expect]\nloss = "none"\n',
+            "expect.loss",
+            "acknowledged after the backup",
+        ),
+        (
+            'recovery = "restore"\n[traffic]\nafter_backup = 0\n[disaster]\n'
+            'kind = "machine-crash"\n[expect]\nloss = "none"\n',
+            "expect.loss",
+            "acknowledged after the backup",
+        ),
+        ("[expect]\nrto_target = 0\n", "expect.rto_target", "more than 0"),
+        ("[expect]\nrpo_target_seconds = 0\n", "expect.rpo_target_seconds", "more than 0"),
+        ("[expect]\nrpo_target_seconds = -60\n", "expect.rpo_target_seconds", "more than 0"),
+        ("[expect]\nrpo_target_messages = 0\n", "expect.rpo_target_messages", "more than 0"),
+        ("[expect]\nrpo_target_messages = -2\n", "expect.rpo_target_messages", "more than 0"),
+        ('[expect]\nrto_target = "soon"\n', "expect.rto_target", "must be a number"),
     ],
 )
 def test_a_malformed_scenario_names_the_field_and_the_problem(
@@ -80,6 +130,31 @@ def test_a_malformed_scenario_names_the_field_and_the_problem(
     assert caught.value.where == where
     assert words in caught.value.reason
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[disaster]\nkind = "machine-crash"\n[expect]\nloss = "none"\n',
+        '[traffic]\nafter_backup = 0\n[disaster]\nkind = "server-crash"\nservers = ["mss"]\n'
+        '[expect]\nloss = "none"\nrpo_target_messages = 1\n',
+        '[backup]\ntimeout = 5\n[disaster]\nkind = "machine-crash"\nduring_backup = true\n'
+        'delay = 4.9\n[expect]\nloss = "none"\n',
+        '[disaster]\nkind = "lose-tree"\n[expect]\nloss = "after-backup"\nrto_target = 0.5\n'
+        "rpo_target_seconds = 0.1\nrpo_target_messages = 1\n",
+    ],
+    ids=["restart-loses-nothing", "restart-no-traffic-after", "delay-in-backup", "small-targets"],
+)
+def test_a_coherent_scenario_near_the_limits_is_accepted(text: str, tmp_path: Path) -> None:
+    load_scenario(_write(tmp_path, text))
+
+
+def test_a_recorded_scenario_with_the_default_delay_still_parses_for_replay() -> None:
+    """A report records every field, delay included, even without during_backup: replay
+    parses that record, so only a file as written is refused for setting delay in vain."""
+    record = {"disaster": {"kind": "lose-tree", "during_backup": False, "delay": 0.2}}
+    scenario = parse_scenario(record, path="report x", default_name="x")
+    assert scenario.disaster.delay == 0.2 and not scenario.disaster.during_backup
 
 
 def test_firedrill_run_with_a_bad_scenario_exits_2_with_one_line(tmp_path: Path) -> None:
