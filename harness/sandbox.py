@@ -48,8 +48,7 @@ def claim(root: Path) -> Layout:
 def require_sandbox(root: Path) -> Layout:
     """Return the layout of an existing sandbox; refuse anything else (for destructive steps)."""
     root = root.absolute()
-    if not root.is_dir():
-        raise NotAnInstallation(f"no installation at {root}: the directory does not exist")
+    _require_directory(root)
     if not is_sandbox(root):
         raise SandboxRefused(
             f"refusing {root}: it has no {Layout(root).marker.name} marker "
@@ -62,14 +61,20 @@ def require_installation(root: Path) -> Layout:
     """Return the layout of an existing installation for reading (no marker needed)."""
     root = root.absolute()
     layout = Layout(root)
-    if not root.is_dir():
-        raise NotAnInstallation(f"no installation at {root}: the directory does not exist")
+    _require_directory(root)
     if not any(p.exists() for p in (layout.marker, layout.db, layout.msgfiles, layout.config)):
         raise NotAnInstallation(
             f"no installation at {root}: none of {layout.marker.name}, db/, msgfiles/, "
             "config/config.db is there"
         )
     return layout
+
+
+def _require_directory(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise NotAnInstallation(f"no installation at {root}: it is not a directory")
+    if not root.is_dir():
+        raise NotAnInstallation(f"no installation at {root}: the directory does not exist")
 
 
 def init_tree(root: Path) -> Layout:

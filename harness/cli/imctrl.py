@@ -2,8 +2,11 @@
 
     imctrl [--root DIR] start|stop|drain|restart|status [allservers|NAME...] [--json]
 
-The root comes from --root or $INTERMAIL. Exit codes: 0 done, 1 a server did not start or
-stop, 2 bad input (unknown server, no installation).
+The root comes from --root or $INTERMAIL. `status` only reads and works on any installation;
+start, stop, drain and restart change the tree (servers recover the databases, write logs, pid
+and lock files) and refuse a root without the sandbox marker before touching anything.
+Exit codes: 0 done, 1 a server did not start or stop, 2 bad input (unknown server, no
+installation, a root that is not a sandbox).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from harness import control
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, FiredrillError
-from harness.sandbox import require_installation
+from harness.sandbox import require_installation, require_sandbox
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,8 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if root is None:
             raise FiredrillError("no installation: pass --root DIR or set $INTERMAIL")
-        layout = require_installation(root)
         if args.action == "status":
+            layout = require_installation(root)
             rows = control.status(layout, args.servers)
             if args.json:
                 print(json.dumps([r.to_json() for r in rows], indent=2))
@@ -45,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{r.address}:{r.port}"
                     )
             return EXIT_OK
+        layout = require_sandbox(root)
         action = {
             "start": control.start,
             "stop": control.stop,

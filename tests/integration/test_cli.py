@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +16,6 @@ from harness.layout import Layout
 from harness.store.directory import Directory
 
 pytestmark = pytest.mark.integration
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -35,23 +28,96 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [["init"], ["populate", "--tier", "XS"]])
+def _run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _entries(root: Path) -> dict[str, bytes | None]:
+    """Every file (with its bytes) and directory (None) under root: a created log/ or run/ shows."""
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+FIREDRILL = "harness.cli.firedrill"
+IMCTRL = "harness.cli.imctrl"
+WRITING_COMMANDS = [
+    (FIREDRILL, ["init"]),
+    (FIREDRILL, ["populate", "--tier", "XS"]),
+    (FIREDRILL, ["populate", "--tier", "XS", "--force"]),
+    (IMCTRL, ["start", "allservers"]),
+    (IMCTRL, ["stop", "allservers"]),
+    (IMCTRL, ["drain", "allservers"]),
+    (IMCTRL, ["restart", "allservers"]),
+]
+"""Every command that writes into a --root it is given (firedrill's others only read it, write
+elsewhere, or make their own sandboxes: `workload` writes its history where it is told)."""
+_IDS = [f"{m.rsplit('.', 1)[-1]}-{'-'.join(a)}" for m, a in WRITING_COMMANDS]
+
+
+@pytest.mark.parametrize(("module", "command"), WRITING_COMMANDS, ids=_IDS)
 def test_writing_commands_refuse_a_non_empty_root_without_marker(
-    command: list[str], tmp_path: Path
+    module: str, command: list[str], tmp_path: Path
 ) -> None:
     root = tmp_path / "precious"
     root.mkdir()
     (root / "important.txt").write_text("do not touch\n")
     (root / "db").mkdir()
-    before = _snapshot(root)
-    done = _run(*command, "--root", str(root))
+    before = _entries(root)
+    done = _run_module(module, *command, "--root", str(root))
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "refusing" in done.stderr
+    assert done.stderr.count("\n") == 1 and "refusing" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
-    assert _snapshot(root) == before and sorted(p.name for p in root.iterdir()) == [
+    assert _entries(root) == before and sorted(p.name for p in root.iterdir()) == [
         "db",
         "important.txt",
     ]
+
+
+@pytest.fixture
+def unmarked_xs(tree_xs: Layout) -> Iterator[Layout]:
+    """A whole populated installation without its sandbox marker, on a leased loopback /24 (so
+    that a server started by mistake collides with nobody, and is killed afterwards)."""
+    from fixtures.topology import relocate
+    from harness import control
+    from harness.drill.network import lease_network
+    from harness.store.config import load, save
+
+    with lease_network() as network:
+        save(relocate(load(tree_xs.config), network), tree_xs.config)
+        tree_xs.marker.unlink()
+        try:
+            yield tree_xs
+        finally:
+            control.kill(tree_xs)
+
+
+@pytest.mark.parametrize(("module", "command"), WRITING_COMMANDS, ids=_IDS)
+def test_writing_commands_refuse_an_installation_without_marker(
+    module: str, command: list[str], unmarked_xs: Layout
+) -> None:
+    root = unmarked_xs.root
+    before = _entries(root)
+    done = _run_module(module, *command, "--root", str(root))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and "refusing" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert _entries(root) == before
+
+
+def test_imctrl_status_reads_an_installation_without_marker(unmarked_xs: Layout) -> None:
+    before = _entries(unmarked_xs.root)
+    done = _run_module(IMCTRL, "status", "--root", str(unmarked_xs.root), "--json")
+    assert done.returncode == 0, done.stderr
+    assert {row["state"] for row in json.loads(done.stdout)} == {"stopped"}
+    assert _entries(unmarked_xs.root) == before
 
 
 def test_writing_commands_refuse_a_file_as_root(tmp_path: Path) -> None:
@@ -60,6 +126,20 @@ def test_writing_commands_refuse_a_file_as_root(tmp_path: Path) -> None:
     done = _run("init", "--root", str(target))
     assert done.returncode == 2 and "not a directory" in done.stderr
     assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("module", "command"),
+    [(FIREDRILL, ["check"]), (IMCTRL, ["status"]), (IMCTRL, ["start"])],
+    ids=["check", "imctrl-status", "imctrl-start"],
+)
+def test_a_file_as_root_is_not_a_directory(module: str, command: list[str], tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    done = _run_module(module, *command, "--root", str(target))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "is not a directory" in done.stderr, done.stderr
+    assert "does not exist" not in done.stderr and target.read_text() == "x"
 
 
 def test_init_creates_the_tree_with_its_marker(tmp_path: Path) -> None:
