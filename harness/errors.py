@@ -65,5 +65,9 @@ class ProcedureFailed(FiredrillError):
     exit_code = EXIT_VIOLATIONS
 
 
+class ProcedureInterrupted(FiredrillError):
+    """The machine crashed under a running procedure: its copy stopped half-way."""
+
+
 class ManifestError(FiredrillError):
     """A manifest file is missing, unreadable or of an unknown format."""

@@ -39,8 +39,13 @@ class Damaged:
 
 @dataclass(frozen=True, slots=True)
 class FaultRecord:
+    """A disaster: `at` when it began to strike, `struck` when the damage was complete (a lost
+    tree takes a while to delete; the real disk is gone at once). Recovery time runs from
+    `struck`, the recovery point is taken at `at`."""
+
     kind: str
     at: Stamp
+    struck: Stamp
     detail: str
     damaged: tuple[Damaged, ...] = field(default_factory=tuple)
 
@@ -48,6 +53,8 @@ class FaultRecord:
         return {
             "kind": self.kind,
             "at": self.at.wall,
+            "struck": self.struck.wall,
+            "inflict_seconds": round(self.struck.mono - self.at.mono, 3),
             "detail": self.detail,
             "damaged": [{"kind": d.kind, "id": d.id, "before": d.before} for d in self.damaged],
         }
@@ -269,16 +276,21 @@ INFLICT: dict[str, Callable[[FaultContext, Disaster], tuple[str, list[Damaged]]]
 }
 
 
+def crashes_the_machine(spec: Disaster) -> bool:
+    """Does this disaster take down everything running on the machine (a backup too)?"""
+    return spec.kind == "machine-crash"
+
+
 def inflict(ctx: FaultContext, spec: Disaster) -> FaultRecord:
     """Strike, and record the fault (with what it destroyed) in the history."""
     require_sandbox(ctx.layout.root)
     at = Stamp.now()
     detail, damaged = INFLICT[spec.kind](ctx, spec)
-    ctx.history.event(
+    struck = ctx.history.event(
         "fault",
         spec.kind,
         detail=detail,
-        struck=at.wall,
+        began=at.wall,
         damaged=[[d.kind, d.id, d.before] for d in damaged],
     )
-    return FaultRecord(spec.kind, at, detail, tuple(damaged))
+    return FaultRecord(spec.kind, at, struck, detail, tuple(damaged))

@@ -16,14 +16,15 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from harness.drill.backend import Backend, Killable, MissingCapability
-from harness.errors import FiredrillError, ProcedureFailed
+from harness.errors import FiredrillError, ProcedureFailed, ProcedureInterrupted
 from harness.history import HistoryWriter, Stamp
 from harness.layout import BACKUP_PATHS, Layout
 from harness.manifest import write_manifest
@@ -82,6 +83,14 @@ class ProcedureContext:
     workdir: Path
     timeout: float = 300.0
     outputs: list[str] = field(default_factory=list)
+    crashed: threading.Event = field(default_factory=threading.Event)
+    """Set when the machine crashes under the procedure: it stops where it is (its copy is
+    left half-done, its commands are killed) and raises ProcedureInterrupted."""
+
+    def still_up(self) -> None:
+        """Raise ProcedureInterrupted once the machine has crashed (checked between files)."""
+        if self.crashed.is_set():
+            raise ProcedureInterrupted("the machine crashed while the procedure ran")
 
 
 class Procedure(Protocol):
@@ -122,20 +131,39 @@ class _QuietWatch:
         self._thread.join()
 
 
-def take_backup(procedure: Procedure, ctx: ProcedureContext, directory: Path) -> BackupRecord:
-    """Run a backup procedure under the watch; record its window, point and manifest."""
+def take_backup(
+    procedure: Procedure,
+    ctx: ProcedureContext,
+    directory: Path,
+    manifest_path: Path | None = None,
+) -> BackupRecord:
+    """Run a backup procedure under the watch; record its window, point and manifest (written
+    to `manifest_path`, by default beside the backup in the work directory).
+
+    A machine crash under the backup (ctx.crashed) raises ProcedureInterrupted: there is no
+    backup, the history says `backup-interrupted`.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     started = ctx.history.event("procedure", "backup-start", procedure=procedure.name)
     with _QuietWatch(ctx.backend) as watch:
-        procedure.backup(ctx, directory)
+        try:
+            procedure.backup(ctx, directory)
+            ctx.still_up()
+        except ProcedureInterrupted as exc:
+            ctx.history.event("procedure", "backup-interrupted", procedure=procedure.name)
+            raise ProcedureInterrupted(
+                f"the {procedure.name} backup was interrupted: {exc}; its copy is incomplete"
+            ) from None
     ended = ctx.history.event("procedure", "backup-end", procedure=procedure.name)
     if watch.periods:
         point, source = watch.periods[-1], "quiesced"
     else:
         point, source = started, "procedure start"
-    ctx.history.event("procedure", "consistency-point", source=source, wall=point.wall)
+    ctx.history.event(
+        "procedure", "consistency-point", source=source, wall=point.wall, mono=point.mono
+    )
     tree = directory / "tree" if (directory / "tree").is_dir() else directory
-    manifest_path = ctx.workdir / "backup.manifest.jsonl"
+    manifest_path = manifest_path or ctx.workdir / "backup.manifest.jsonl"
     manifest: Path | None = manifest_path
     try:
         write_manifest(tree, manifest_path)
@@ -180,15 +208,34 @@ def _no_regions(directory: str, names: list[str]) -> list[str]:
     return [n for n in names if n.startswith("__db.")]
 
 
-def copy_path(source: Path, target: Path) -> None:
-    """Copy a file or a tree, without Berkeley DB region files (`__db.*`), keeping metadata."""
+def copy_path(source: Path, target: Path, ctx: ProcedureContext | None = None) -> None:
+    """Copy a file or a tree, without Berkeley DB region files (`__db.*`), keeping metadata.
+
+    With a context, a machine crash stops the copy between two files (ProcedureInterrupted).
+    """
     if not source.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    copy = shutil.copy2 if ctx is None else _copy_while_up(ctx)
     if source.is_dir():
-        shutil.copytree(source, target, ignore=_no_regions, symlinks=True, dirs_exist_ok=False)
+        shutil.copytree(
+            source,
+            target,
+            ignore=_no_regions,
+            symlinks=True,
+            dirs_exist_ok=False,
+            copy_function=copy,
+        )
     else:
-        shutil.copy2(source, target)
+        copy(source, target)
+
+
+def _copy_while_up(ctx: ProcedureContext) -> Callable[[Path | str, Path | str], object]:
+    def copy(source: Path | str, target: Path | str) -> object:
+        ctx.still_up()
+        return shutil.copy2(source, target)
+
+    return copy
 
 
 def remove_path(layout: Layout, relative: str) -> None:
@@ -215,7 +262,9 @@ class Chapter13:
     def backup(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.drain()
         for relative in self.paths:
-            copy_path(ctx.layout.root / relative, directory / "tree" / relative)
+            ctx.still_up()
+            copy_path(ctx.layout.root / relative, directory / "tree" / relative, ctx)
+        ctx.still_up()
         ctx.backend.start()
 
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
@@ -234,8 +283,13 @@ class Image:
     def backup(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
         shutil.copytree(
-            ctx.layout.root, directory / "tree", symlinks=True, ignore=shutil.ignore_patterns("run")
+            ctx.layout.root,
+            directory / "tree",
+            symlinks=True,
+            ignore=shutil.ignore_patterns("run"),
+            copy_function=_copy_while_up(ctx),
         )
+        ctx.still_up()
         ctx.backend.start()
 
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
@@ -287,20 +341,31 @@ def run_command(command: str, ctx: ProcedureContext, directory: Path, what: str)
     if "/" in argv[0] and not Path(argv[0]).is_absolute():
         argv[0] = str(Path(argv[0]).absolute())  # relative to where firedrill was started
     with _process_group(argv, env, ctx.workdir) as proc:
-        try:
-            out, _ = proc.communicate(timeout=ctx.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, _ = proc.communicate()
-            ctx.outputs.append(_clip(out))
-            raise ProcedureFailed(
-                f"{what} command timed out after {ctx.timeout:g}s: {command}"
-            ) from None
+        out = _wait(proc, ctx, f"{what} command", command)
     ctx.outputs.append(_clip(out))
     if proc.returncode != 0:
         raise ProcedureFailed(
             f"{what} command exited {proc.returncode}: {command}: {_last_line(out)}"
         )
+
+
+def _wait(proc: subprocess.Popen[str], ctx: ProcedureContext, what: str, command: str) -> str:
+    """The command's output once it exits; its group is killed on timeout or machine crash."""
+    deadline = time.monotonic() + ctx.timeout
+    while True:
+        try:
+            out, _ = proc.communicate(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+            return out
+        except subprocess.TimeoutExpired:
+            crashed, late = ctx.crashed.is_set(), time.monotonic() >= deadline
+            if not (crashed or late):
+                continue
+            _kill_group(proc)
+            out, _ = proc.communicate()
+            ctx.outputs.append(_clip(out))
+            if crashed:
+                raise ProcedureInterrupted(f"{what} killed by the crash: {command}") from None
+            raise ProcedureFailed(f"{what} timed out after {ctx.timeout:g}s: {command}") from None
 
 
 @contextmanager

@@ -132,18 +132,20 @@ def _config_value(layout: Layout, key: str) -> str | None:
 
 
 def metrics(drill: Drill) -> dict[str, Any]:
+    """The drill's figures. Recovery time runs from the moment the disaster had struck (the
+    damage complete) to clients served again; the recovery point is taken when it began."""
     fault, backup, restore = drill.fault, drill.backup, drill.restore
     lost = drill.judgement.lost if drill.judgement else []
-    allowed = {
-        x.ids.split(":", 1)[-1]
-        for x in lost
-        if x.kind == "acknowledged-message-lost" and x.classification.value == "allowed"
-    }
+    messages = {x.ids.split(":", 1)[-1]: x for x in lost if x.kind == "acknowledged-message-lost"}
+    allowed = {m for m, x in messages.items() if x.classification.value == "allowed"}
     restored = drill.scenario.recovery_action == "restore"
+    struck = fault.struck.mono if fault else None
     return {
-        "rto_seconds": _round(drill.ready_at - fault.at.mono) if fault and drill.ready_at else None,
-        "detection_seconds": _round(drill.detected[0] - fault.at.mono)
-        if fault and drill.detected
+        "rto_seconds": _round(drill.ready_at - struck)
+        if struck is not None and drill.ready_at
+        else None,
+        "detection_seconds": _round(drill.detected[0] - struck)
+        if struck is not None and drill.detected
         else None,
         "detected": drill.detected[1] if drill.detected else None,
         "backup_window_seconds": _round(backup.ended.mono - backup.started.mono)
@@ -151,9 +153,10 @@ def metrics(drill: Drill) -> dict[str, Any]:
         else None,
         "restore_seconds": _round(restore.ended.mono - restore.started.mono) if restore else None,
         "rpo_messages": len(allowed) if restored else 0,
-        "rpo_seconds": _round(fault.at.wall - backup.point.wall)
+        "rpo_seconds": _round(fault.at.mono - backup.point.mono)
         if restored and fault and backup
         else 0.0,
+        "lost_messages": len(messages),
         "spooled_at_backup": len(drill.spooled_at_backup),
         "spooled_delivered_after_recovery": drill.delivered_from_backup_spool,
         "operations": dict(drill.workload.stats) if drill.workload else {},
@@ -206,6 +209,7 @@ def write(drill: Drill) -> dict[str, Any]:
         ],
         "fault": drill.fault.to_json() if drill.fault else None,
         "backup": drill.backup.to_json() if drill.backup else None,
+        "backup_interrupted": drill.backup_interrupted or None,
         "restore": drill.restore.to_json() if drill.restore else None,
         "procedure_output": drill.restore_output or None,
         "metrics": metrics(drill),

@@ -5,7 +5,8 @@
 3. traffic         the workload runs (and keeps running through 4-6)
 4. backup          the procedure under test, watched for its consistency point
 5. traffic         continues after the backup
-6. disaster        strikes (or struck during 4)
+6. disaster        strikes (or struck during 4: a machine crash there interrupts the backup,
+                   which leaves no backup, and the traffic of 5 is skipped)
 7. detection       servers refuse (crash) or do not answer (hang), or `firedrill check` sees
                    the damage
 8. recovery        a restart through the logs (hung servers killed first), or the restore
@@ -47,7 +48,7 @@ from harness.checker.findings import (
 from harness.checker.run import CheckReport, run_check
 from harness.drill import report as reporting
 from harness.drill.backend import Backend, LocalBackend
-from harness.drill.disasters import FaultContext, FaultRecord, inflict, require
+from harness.drill.disasters import FaultContext, FaultRecord, crashes_the_machine, inflict, require
 from harness.drill.network import lease_network
 from harness.drill.probe import Answer, Credentials, describe, serving, survey, wait_until_serving
 from harness.drill.procedures import (
@@ -63,7 +64,7 @@ from harness.drill.procedures import (
 )
 from harness.drill.scenario import Scenario
 from harness.drill.verdict import Judgement, Verdict, classify, judge
-from harness.errors import FiredrillError, ProcedureFailed
+from harness.errors import FiredrillError, ProcedureFailed, ProcedureInterrupted
 from harness.history import HistoryWriter, Stamp
 from harness.layout import Layout
 from harness.manifest import summarize
@@ -119,6 +120,8 @@ class Drill:
         self.phases: list[PhaseRecord] = []
         self.findings: list[Finding] = []
         self.backup: BackupRecord | None = None
+        self.backup_interrupted = ""
+        self._strike_error: BaseException | None = None
         self.restore: RestoreRecord | None = None
         self.fault: FaultRecord | None = None
         self.detected: tuple[float, str] | None = None
@@ -224,10 +227,17 @@ class Drill:
         )
         strike: threading.Timer | None = None
         if self.scenario.disaster.during_backup:
-            strike = threading.Timer(self.scenario.disaster.delay, self.strike)
+            strike = threading.Timer(self.scenario.disaster.delay, self._strike_in_background)
             strike.start()
         try:
-            self.backup = take_backup(self.procedure, self.pctx, self.work / "backup")
+            self.backup = take_backup(
+                self.procedure,
+                self.pctx,
+                self.work / "backup",
+                manifest_path=self.report_dir / "backup.manifest.jsonl",
+            )
+        except ProcedureInterrupted as exc:  # the machine crashed under it: no backup
+            self.backup_interrupted = str(exc)
         except ProcedureFailed:
             raise
         except FiredrillError as exc:  # e.g. a server the procedure restarts does not start
@@ -235,16 +245,28 @@ class Drill:
         finally:
             if strike is not None:
                 strike.join()
-        self.spooled_at_backup = reporting.spool_header_ids(self.backup.manifest)
-        self.recovery_points = reporting.verify_backup(self.backup)
+        if self._strike_error is not None:
+            raise self._strike_error
+        if self.backup is not None:
+            self.spooled_at_backup = reporting.spool_header_ids(self.backup.manifest)
+            self.recovery_points = reporting.verify_backup(self.backup)
 
     def after_backup(self) -> None:
-        time.sleep(self.scenario.traffic.after_backup)
+        if self.fault is None:  # a disaster during the backup: recovery comes next
+            time.sleep(self.scenario.traffic.after_backup)
+
+    def _strike_in_background(self) -> None:
+        try:
+            self.strike()
+        except BaseException as exc:  # raised again in the drill's thread
+            self._strike_error = exc
 
     def strike(self) -> None:
         ctx = FaultContext(
             self.layout, self.backend, self.history, random.Random(f"disaster:{self.seed}")
         )
+        if self.scenario.disaster.during_backup and crashes_the_machine(self.scenario.disaster):
+            self.pctx.crashed.set()  # the procedure goes down with the machine
         self.fault = inflict(ctx, self.scenario.disaster)
 
     def disaster(self) -> None:

@@ -295,7 +295,8 @@ def timeline_svg(report: Report) -> str:
     rto = model.metric(report, "rto_seconds")
     restored = model.scenario(report).get("recovery_action") == "restore"
     rpo_span = (point, fault) if restored and point is not None and fault is not None else None
-    rto_span = (fault, fault + rto) if fault is not None and rto is not None else None
+    struck = model.struck_time(report)
+    rto_span = (struck, struck + rto) if struck is not None and rto is not None else None
     end = max([model.duration(report), fault or 0.0, *(s[1] for s in (rpo_span, rto_span) if s)])
     scale = ticks(end, 10)
     top_value = scale[-1] if scale[-1] > 0 else 1.0
@@ -564,6 +565,7 @@ def _disaster(report: Report) -> str:
                 ("kind", fault.get("kind")),
                 ("at", f"{model.seconds(model.fault_time(report))} ({model.iso(wall)})"),
                 ("what", fault.get("detail")),
+                ("inflicting took", model.seconds(model.number(fault.get("inflict_seconds")))),
                 ("destroyed", damaged),
                 ("detected by", m.get("detected")),
                 ("detection time", model.seconds(model.metric(report, "detection_seconds"))),
@@ -598,6 +600,8 @@ def _disaster(report: Report) -> str:
                 ("spooled, delivered after recovery", m.get("spooled_delivered_after_recovery")),
             ]
         )
+    elif report.get("backup_interrupted"):
+        right += f"<p class='muted'>No backup: {e(str(report['backup_interrupted']))}</p>"
     else:
         right += "<p class='muted'>No backup was taken.</p>"
     return (

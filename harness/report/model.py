@@ -79,6 +79,13 @@ def fault_time(report: Report) -> float | None:
     return relative(report, section(report, "fault").get("at"))
 
 
+def struck_time(report: Report) -> float | None:
+    """When the damage was complete (recovery time runs from here), in seconds from the drill's
+    start; reports written before `struck` existed give the fault's start."""
+    fault = section(report, "fault")
+    return relative(report, fault.get("struck", fault.get("at")))
+
+
 def point_time(report: Report) -> float | None:
     """The backup's consistency point, in seconds from the drill's start."""
     return relative(report, section(report, "backup").get("consistency_point"))
