@@ -158,7 +158,11 @@ def _digest(path: Path) -> tuple[int, str] | str:
 
 
 def check_orphans(ctx: CheckContext) -> Iterator[Finding]:
-    """Files under msgfiles/ that no record names (leaks), and interrupted writes."""
+    """Files under msgfiles/ at a path no record names (leaks), and interrupted writes.
+
+    A file is judged by its path, not its name: a copy of a known message at another path
+    (say msgfiles/zz/zz/<id>) is an orphan as much as a file of an unknown message is.
+    """
     if not ctx.layout.msgfiles.is_dir():
         return
     if not ctx.require("orphans", "msgid/msgid.db"):
@@ -168,8 +172,15 @@ def check_orphans(ctx: CheckContext) -> Iterator[Finding]:
         rel = path.relative_to(ctx.layout.root).as_posix()
         if is_temporary(path):
             yield StaleTempFile(rel, "temporary message file of an interrupted delivery")
-        elif records.get(path.name.encode()) is None:
+            continue
+        key = path.name.encode()
+        value = records.get(key)
+        if value is None:
             yield OrphanMessageFile(rel, "no msgid record names this file")
+        elif (named := MsgRecord.decode(key, value).path) != rel:
+            yield OrphanMessageFile(
+                rel, f"message {path.name} has a record, which names {named}, not this path"
+            )
 
 
 class _Peek:

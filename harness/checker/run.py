@@ -112,7 +112,7 @@ def run_check(
                 checks.append(("history", lambda c: check_history(c, history)))
             for name, check in checks:
                 _run_one(name, check, ctx, report)
-            report.skipped = ctx.skipped
+            report.skipped = stores.skipped + ctx.skipped
             report.stats = dict(ctx.stats)
         finally:
             stores.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -126,13 +126,12 @@ def row_to_missing_msgid(layout: Layout, _: Path) -> tuple[str, Path | None]:
     return str(key), None
 
 
-def record_to_missing_file(layout: Layout, _: Path) -> tuple[str, Path | None]:
-    victim = _victim(layout)
+def _repoint(layout: Layout, victim: MsgRecord, path: str) -> None:
     _put_record(
         layout,
         MsgRecord(
             victim.msgid,
-            "msgfiles/00/00/0000000000000000",
+            path,
             victim.size,
             victim.digest,
             victim.refcount,
@@ -140,7 +139,24 @@ def record_to_missing_file(layout: Layout, _: Path) -> tuple[str, Path | None]:
             victim.header_id,
         ),
     )
+
+
+def record_to_missing_file(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    """The record names a path where no file is, and the file it named before is gone (left
+    there, that file would be a second finding: see the re-pointed record test below)."""
+    victim = _victim(layout)
+    _repoint(layout, victim, "msgfiles/00/00/0000000000000000")
+    (layout.root / victim.path).unlink()
     return victim.msgid, None
+
+
+def copy_to_wrong_path(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    """A copy of a known message under a path no record names: its name alone is no alibi."""
+    victim = _victim(layout)
+    copy = layout.msgfiles / "zz" / "zz" / victim.msgid
+    copy.parent.mkdir(parents=True)
+    shutil.copy2(layout.root / victim.path, copy)
+    return f"msgfiles/zz/zz/{victim.msgid}", None
 
 
 def scramble_page(layout: Layout, _: Path) -> tuple[str, Path | None]:
@@ -265,6 +281,7 @@ DAMAGES: list[tuple[Damage, type[F.Finding]]] = [
     (truncate_file, F.MessageSizeMismatch),
     (delete_file, F.MessageFileMissing),
     (orphan_file, F.OrphanMessageFile),
+    (copy_to_wrong_path, F.OrphanMessageFile),
     (temp_file_left, F.StaleTempFile),
     (refcount_plus_one, F.RefcountHigh),
     (refcount_minus_one, F.RefcountLow),
@@ -303,3 +320,53 @@ def test_one_damage_is_exactly_one_finding(
     assert [(type(f), f.subject) for f in report.findings] == [(expected, subject)], [
         str(f) for f in report.findings
     ]
+
+
+def test_a_re_pointed_record_is_a_missing_file_and_an_orphan(tree_s: Layout) -> None:
+    """One record names another path: its file is missing there, and the file left at the old
+    path is one nobody names."""
+    victim = _victim(tree_s)
+    _repoint(tree_s, victim, "msgfiles/00/00/0000000000000000")
+    report = run_check(tree_s.root)
+    assert report.errors == []
+    assert [(type(f), f.subject) for f in report.findings] == [
+        (F.MessageFileMissing, victim.msgid),
+        (F.OrphanMessageFile, victim.path),
+    ], [str(f) for f in report.findings]
+
+
+def test_a_crashed_check_is_an_unknown_verdict_and_exit_2_without_traceback(
+    golden_xs: Layout, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.checker import run
+    from harness.checker.context import CheckContext
+    from harness.cli.firedrill import main
+
+    def explode(ctx: CheckContext) -> Iterator[F.Finding]:
+        yield F.OrphanMessageFile("msgfiles/found/before/the/crash")
+        raise RuntimeError("the check broke")
+
+    monkeypatch.setattr(
+        run, "CHECKS", tuple((n, explode if n == "orphans" else c) for n, c in run.CHECKS)
+    )
+    report = run_check(golden_xs.root)
+    assert report.verdict() is run.Verdict.UNKNOWN
+    assert [e.check for e in report.errors] == ["orphans"]
+    assert "RuntimeError: the check broke" in report.errors[0].error
+    assert [f.subject for f in report.findings] == ["msgfiles/found/before/the/crash"]
+    assert main(["check", "--root", str(golden_xs.root), "--quiet"]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and "the check broke" in out
+
+
+def test_a_missing_db_verify_is_listed_as_skipped(
+    golden_xs: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.checker import databases
+
+    monkeypatch.setattr(databases, "DB_VERIFY", "firedrill-no-such-db_verify")
+    report = run_check(golden_xs.root)
+    assert report.findings == [] and report.errors == []
+    assert [s.check for s in report.skipped] == ["firedrill-no-such-db_verify"]
+    assert "not installed" in report.skipped[0].reason
+    assert report.to_json()["skipped"] == [s.to_json() for s in report.skipped]
