@@ -25,7 +25,7 @@ from typing import Protocol
 
 from harness.drill.backend import Backend, Killable, MissingCapability
 from harness.errors import FiredrillError, ProcedureFailed, ProcedureInterrupted
-from harness.history import HistoryWriter, Stamp
+from harness.history import HistoryWriter, Stamp, operations
 from harness.layout import BACKUP_PATHS, Layout
 from harness.manifest import write_manifest
 from harness.sandbox import require_sandbox, wipe
@@ -44,6 +44,10 @@ class BackupRecord:
     """'quiesced' (every server was down) or 'procedure start' (never quiet: a live copy)."""
     manifest: Path | None
     output: str = ""
+    acknowledged_before_point: int = 0
+    """The point's position in the history: operations acknowledged before it..."""
+    last_before_point: int | None = None
+    """...and the index of the last of them (None when there is none)."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -54,6 +58,10 @@ class BackupRecord:
             "window_seconds": round(self.ended.mono - self.started.mono, 3),
             "consistency_point": self.point.wall,
             "point_source": self.point_source,
+            "history_position": {
+                "acknowledged_before": self.acknowledged_before_point,
+                "last_operation": self.last_before_point,
+            },
             "manifest": str(self.manifest) if self.manifest else None,
             "output": self.output,
         }
@@ -159,8 +167,20 @@ def take_backup(
         point, source = watch.periods[-1], "quiesced"
     else:
         point, source = started, "procedure start"
+    before = [
+        op.index
+        for op in operations(ctx.history.path)
+        if op.acknowledged and op.completed is not None and op.completed.mono <= point.mono
+    ]
+    last = max(before, default=None)
     ctx.history.event(
-        "procedure", "consistency-point", source=source, wall=point.wall, mono=point.mono
+        "procedure",
+        "consistency-point",
+        source=source,
+        wall=point.wall,
+        mono=point.mono,
+        acknowledged_before=len(before),
+        last_operation=last,
     )
     tree = directory / "tree" if (directory / "tree").is_dir() else directory
     manifest_path = manifest_path or ctx.workdir / "backup.manifest.jsonl"
@@ -170,7 +190,16 @@ def take_backup(
     except FiredrillError:
         manifest = None  # the backup is not a tree firedrill can read (e.g. an archive)
     return BackupRecord(
-        procedure.name, directory, started, ended, point, source, manifest, "\n".join(ctx.outputs)
+        procedure.name,
+        directory,
+        started,
+        ended,
+        point,
+        source,
+        manifest,
+        "\n".join(ctx.outputs),
+        len(before),
+        last,
     )
 
 

@@ -99,8 +99,12 @@ def came_back(
                 count = (
                     0 if rows is None else sum(1 for k, _ in items(rows) if k.startswith(prefix))
                 )
-                back = count > 0 or damaged.before in ("", "0")
-                expected = summary is None or summary.rows_per_mailbox[damaged.id] > 0
+                held = summary.rows_per_mailbox[damaged.id] if summary else None
+                # Back = every message the backup held (without a manifest: not empty).
+                back = (
+                    count >= held if held is not None else count > 0 or damaged.before in ("", "0")
+                )
+                expected = held is None or held > 0
             elif damaged.kind == "config":
                 back = _config_value(layout, damaged.id) == damaged.before
                 expected = summary is None or damaged.id in summary.config
