@@ -145,13 +145,19 @@ class Directory:
     # -- the cache -------------------------------------------------------------------------
 
     def open_cache(self) -> None:
-        """Open (creating) db/dircache/dircache.db, a plain hash file nobody must back up."""
+        """Open (creating) db/dircache/dircache.db, a plain hash file nobody must back up.
+
+        The cache is disposable: a deleted one is created empty and refilled by lookups, and one
+        that cannot be opened (garbage, a torn write) is replaced, so that it never keeps
+        dirserv from starting.
+        """
         path: Path = self.layout.dircache / DIRCACHE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        cache = db.DB()
-        cache.set_get_returns_none(2)
-        cache.open(str(path), dbtype=db.DB_HASH, flags=db.DB_CREATE)
-        self._cache = cache
+        try:
+            self._cache = _open_hash(path)
+        except db.DBError:
+            path.unlink(missing_ok=True)
+            self._cache = _open_hash(path)
 
     def _uncache(self, account: Account) -> None:
         if self._cache is None:
@@ -182,6 +188,18 @@ class Directory:
         if exc[0] is None:
             self.checkpoint()
         self.close()
+
+
+def _open_hash(path: Path) -> Any:
+    cache = db.DB()
+    cache.set_get_returns_none(2)
+    try:
+        cache.open(str(path), dbtype=db.DB_HASH, flags=db.DB_CREATE)
+    except db.DBError:
+        with contextlib.suppress(db.DBError):
+            cache.close()
+        raise
+    return cache
 
 
 def read_cache(path: Path) -> Iterator[tuple[str, bytes]]:
