@@ -130,8 +130,9 @@ def start(
     timeout: float = START_TIMEOUT,
     env: Mapping[str, str] | None = None,
 ) -> None:
-    """Start the named servers tier by tier (directory and configuration, the store, the front
-    ends), the servers of a tier together, each tier listening before the next starts.
+    """Start the named servers tier by tier (START_TIERS: directory and configuration, the store,
+    the MTA, POP3 and IMAP), the servers of a tier together, each tier listening before the
+    next starts.
 
     `env` adds environment variables for the servers (e.g. an armed failpoint). Inside a drill
     on the docker backend (FIREDRILL_DOCKER_RUN is set, e.g. for an operator's procedure that
@@ -146,7 +147,7 @@ def start(
     config = load(layout.config)
     layout.logs.mkdir(parents=True, exist_ok=True)
     wanted = select(names)
-    for tier in reversed(SHUTDOWN_TIERS):  # directory and configuration, store, front ends
+    for tier in START_TIERS:
         children = {
             program: _spawn(layout, program, env)
             for program in tier
@@ -220,6 +221,9 @@ def _wait_gone(layout: Layout, program: str, timeout: float) -> bool:
 
 SHUTDOWN_TIERS = (("mta", "popserv", "imapserv"), ("mss",), ("dirserv", "confserv"))
 """Front ends first (together), then the store, then directory and configuration."""
+
+START_TIERS = (("dirserv", "confserv"), ("mss",), ("mta",), ("popserv", "imapserv"))
+"""The other way round; the MTA before POP3 and IMAP (mail is accepted before it is read)."""
 
 
 def _shutdown(layout: Layout, names: Iterable[str], sig: int, grace: dict[str, float]) -> None:
