@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from harness.errors import NotFound
 from harness.store.records import Account, Flag, FolderMeta, Row
 
 
 class BackendUnavailable(Exception):
     """The directory or the message store cannot be reached (answer with a temporary error)."""
+
+
+class Vanished(NotFound, LookupError):
+    """The message, row or mailbox is gone (another session expunged it, or it was purged).
+
+    A LookupError, like the KeyError of an in-memory backend: front ends catch LookupError.
+    """
 
 
 class MailBackend(Protocol):
@@ -29,11 +37,11 @@ class MailBackend(Protocol):
         ...
 
     async def fetch(self, msgid: str) -> bytes:
-        """The raw message (LF line endings as stored)."""
+        """The raw message (LF line endings as stored); LookupError once it is gone."""
         ...
 
     async def set_flags(self, mailbox: str, folder: str, uid: int, flags: frozenset[Flag]) -> Row:
-        """Replace the flags of one message; returns the updated row."""
+        """Replace the flags of one message; returns the updated row; LookupError if gone."""
         ...
 
     async def expunge(self, mailbox: str, folder: str, uids: list[int]) -> list[int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.servers.wire import WireClient, WireError
+from harness.servers.backend import Vanished
+from harness.servers.wire import Reply, WireClient, WireError
 from harness.store.records import Account, Flag, FolderMeta, MailboxStatus, Row, RowKey, parse_flags
 
 
@@ -46,11 +47,23 @@ def _folder(data: dict[str, Any]) -> FolderMeta:
 
 
 class RemoteBackend:
-    """Directory and message store reached through their servers (BackendUnavailable if down)."""
+    """Directory and message store reached through their servers.
+
+    BackendUnavailable when a server is down; `Vanished` (a LookupError) when the MSS says
+    the message, row or mailbox does not exist.
+    """
 
     def __init__(self, dirserv: WireClient, mss: WireClient) -> None:
         self.dirserv = dirserv
         self.mss = mss
+
+    async def _store(self, op: str, **args: Any) -> Reply:
+        try:
+            return await self.mss.call(op, **args)
+        except WireError as exc:
+            if exc.code == "notfound":
+                raise Vanished(str(exc)) from exc
+            raise
 
     async def authenticate(self, login: str, password: str) -> Account | None:
         try:
@@ -62,24 +75,22 @@ class RemoteBackend:
         return _account(reply.result)
 
     async def folders(self, mailbox: str) -> list[FolderMeta]:
-        return [_folder(f) for f in (await self.mss.call("folders", mailbox=mailbox)).result]
+        return [_folder(f) for f in (await self._store("folders", mailbox=mailbox)).result]
 
     async def rows(self, mailbox: str, folder: str) -> list[Row]:
-        reply = await self.mss.call("rows", mailbox=mailbox, folder=folder)
+        reply = await self._store("rows", mailbox=mailbox, folder=folder)
         return [_row(r) for r in reply.result]
 
     async def fetch(self, msgid: str) -> bytes:
-        return (await self.mss.call("fetch", msgid=msgid)).payload
+        return (await self._store("fetch", msgid=msgid)).payload
 
     async def set_flags(self, mailbox: str, folder: str, uid: int, flags: frozenset[Flag]) -> Row:
         code = "".join(sorted(f.value for f in flags))
-        reply = await self.mss.call(
-            "set_flags", mailbox=mailbox, folder=folder, uid=uid, flags=code
-        )
+        reply = await self._store("set_flags", mailbox=mailbox, folder=folder, uid=uid, flags=code)
         return _row(reply.result)
 
     async def expunge(self, mailbox: str, folder: str, uids: list[int]) -> list[int]:
-        reply = await self.mss.call("expunge", mailbox=mailbox, folder=folder, uids=uids)
+        reply = await self._store("expunge", mailbox=mailbox, folder=folder, uids=uids)
         return [int(u) for u in reply.result]
 
     async def close(self) -> None:

@@ -134,10 +134,18 @@ async def serve_wire(
         writer.close()
 
 
+READ_ONLY_OPS = frozenset({"auth", "lookup", "list", "ping", "rows", "folders", "fetch", "stats"})
+"""Requests that change nothing: safe to send again when the first answer never came."""
+
+
 class WireClient:
     """A persistent connection to one internal server; reconnects after errors.
 
-    Connection failures raise BackendUnavailable; refusals raise WireError.
+    A connection the server closed while idle (a restart, crash or drain) is replaced before
+    the next request. When the connection ends before any reply, a read-only request
+    (`READ_ONLY_OPS`) is sent once more on a new one; any other request is not, since the
+    server may have carried it out. Connection failures raise BackendUnavailable; refusals
+    raise WireError.
     """
 
     def __init__(self, host: str, port: int, *, timeout: float = 10.0) -> None:
@@ -156,18 +164,37 @@ class WireClient:
                 raise BackendUnavailable(f"{op} on {self.host}:{self.port}: {exc!r}") from exc
 
     async def _call(self, op: str, args: dict[str, Any], payload: bytes) -> Reply:
+        request = _encode({"op": op, "args": args}, payload)
+        retry = op in READ_ONLY_OPS
+        while True:
+            reader, writer = await self._connection()
+            try:
+                writer.write(request)
+                await writer.drain()
+                message = await _read_message(reader)
+                if message is None:
+                    raise ConnectionResetError("server closed the connection")
+            except ConnectionError as exc:
+                self._drop()
+                if not retry:
+                    raise
+                retry = False
+                log.info("%s on %s:%d: %s; sending it again", op, self.host, self.port, exc)
+                continue
+            header, body = message
+            if not header.get("ok"):
+                raise WireError(str(header.get("code")), str(header.get("error")))
+            return Reply(header.get("result"), body)
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The open connection, or a new one if the server has closed the last one."""
+        if self._conn is not None:
+            reader, writer = self._conn
+            if reader.at_eof() or reader.exception() is not None or writer.is_closing():
+                self._drop()
         if self._conn is None:
             self._conn = await asyncio.open_connection(self.host, self.port, limit=MAX_HEADER + 1)
-        reader, writer = self._conn
-        writer.write(_encode({"op": op, "args": args}, payload))
-        await writer.drain()
-        message = await _read_message(reader)
-        if message is None:
-            raise ConnectionResetError("server closed the connection")
-        header, body = message
-        if not header.get("ok"):
-            raise WireError(str(header.get("code")), str(header.get("error")))
-        return Reply(header.get("result"), body)
+        return self._conn
 
     def _drop(self) -> None:
         if self._conn is not None:
