@@ -3,7 +3,9 @@
 One `serve_imap` call runs one connection against a `MailBackend`; `start_imap_server`
 listens and `stop_imap_server` closes the listener and cancels live sessions (each says
 `* BYE server shutting down`). Messages are stored with LF line endings and sent as CRLF;
-every size and literal length is a CRLF octet count.
+every size and literal length is a CRLF octet count. A message another session expunged (or
+that was purged) is left out of FETCH and STORE, which then end `NO [EXPUNGEISSUED]` (RFC 2180
+§4.1.2, RFC 5530); the next NOOP reports its EXPUNGE.
 """
 
 from __future__ import annotations
@@ -663,6 +665,8 @@ class Session:
         if by_uid:
             largest = self.sel().largest_uid()
             return [(i + 1, r) for i, r in enumerate(rows) if seqset.contains(r.key.uid, largest)]
+        if not seqset.within(len(rows)):  # RFC 3501 §9: an invalid sequence number is BAD
+            raise ParseError(f"no message {setarg.value} ({len(rows)} in the mailbox)")
         return [(i + 1, r) for i, r in enumerate(rows) if seqset.contains(i + 1, len(rows))]
 
     async def update_flags(self, seq: int, row: Row, flags: frozenset[Flag]) -> Row:
@@ -870,11 +874,33 @@ class Session:
         sets_seen = any(a.sets_seen() for a in atts) and not self.sel().readonly
         if sets_seen and not any(a.name == "FLAGS" for a in atts):
             atts.append(FetchAtt("FLAGS"))
+        vanished = 0
         for seq, row in self.targets(cmd.args[0], by_uid):
-            if sets_seen and Flag.SEEN not in row.flags:
-                row = await self.update_flags(seq, row, row.flags | {Flag.SEEN})
-            self.send(b"* %d FETCH (%s)" % (seq, await self.fetch_items(row, atts)))
+            try:
+                if sets_seen and Flag.SEEN not in row.flags:
+                    row = await self.update_flags(seq, row, row.flags | {Flag.SEEN})
+                items = await self.fetch_items(row, atts)
+            except LookupError as e:
+                self.log_vanished(cmd, row, e)
+                vanished += 1
+                continue
+            self.send(b"* %d FETCH (%s)" % (seq, items))
             await self.flush()
+        return self.completed(cmd, vanished)
+
+    def log_vanished(self, cmd: Command, row: Row, error: LookupError) -> None:
+        """A message another session expunged (or that was purged) under this command."""
+        log.info("imap %s: %s: uid %d is gone: %s", self.peer, cmd.name, row.key.uid, error)
+
+    def completed(self, cmd: Command, vanished: int) -> str:
+        """The OK text of FETCH or STORE, or NO [EXPUNGEISSUED] if messages were skipped.
+
+        RFC 2180 §4.1.2 (and §4.2.1 for STORE): the messages still there are answered, the
+        ones expunged by another session are left out and the command ends with a tagged NO;
+        RFC 5530's EXPUNGEISSUED tells the client to NOOP, which reports the EXPUNGEs.
+        """
+        if vanished:
+            raise Fail("NO", f"[EXPUNGEISSUED] {vanished} message(s) expunged by another session")
         return f"{cmd.name} completed"
 
     async def fetch_items(self, row: Row, atts: list[FetchAtt]) -> bytes:
@@ -903,14 +929,20 @@ class Session:
         targets = self.targets(cmd.args[0], by_uid)
         if self.sel().readonly:
             raise Fail("NO", "[READ-ONLY] mailbox is read-only")
+        vanished = 0
         for seq, row in targets:
             new = flags if mode == "" else row.flags | flags if mode == "+" else row.flags - flags
             if new != row.flags:
-                row = await self.update_flags(seq, row, frozenset(new))
+                try:
+                    row = await self.update_flags(seq, row, frozenset(new))
+                except LookupError as e:
+                    self.log_vanished(cmd, row, e)
+                    vanished += 1
+                    continue
             if not silent:
                 uid = f"UID {row.key.uid} " if by_uid else ""
                 self.send(f"* {seq} FETCH ({uid}FLAGS {format_flags(row.flags)})")
-        return f"{cmd.name} completed"
+        return self.completed(cmd, vanished)
 
     async def cmd_search(self, cmd: Command) -> str:
         by_uid = cmd.name.startswith("UID ")

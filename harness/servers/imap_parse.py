@@ -242,6 +242,12 @@ class SeqSet:
                 return True
         return False
 
+    def within(self, largest: int) -> bool:
+        """Whether every number named is between 1 and `largest` (`*` being `largest`)."""
+        return all(
+            1 <= (largest if n is None else n) <= largest for pair in self.ranges for n in pair
+        )
+
     def select(self, numbers: Iterable[int]) -> list[int]:
         """The members of `numbers` (ascending, largest last) that the set names."""
         nums = list(numbers)

@@ -17,6 +17,8 @@ Behaviour worth knowing:
   other flags kept, re-read from the store) and the uids are expunged; only then ``+OK``.
   If the backend fails, ``-ERR [SYS/TEMP]`` and the messages stay (possibly flagged).
 * RETR marks the message Seen, best effort (a backend failure there is only logged).
+* A message another session removed, once the store has purged it, answers
+  ``-ERR no such message`` (RETR, TOP, and the sizes of LIST and STAT).
 * Lines longer than 512 octets are answered ``-ERR line too long`` and discarded without
   buffering them whole; bare LF line ends are accepted.
 * No exclusive maildrop lock is taken (several sessions of one account may run at once).
@@ -235,6 +237,9 @@ class _Session:
         except BackendUnavailable as exc:
             log.warning("%s: %s: backend unavailable: %s", self.peer, keyword.upper(), exc)
             await self.reply("-ERR [SYS/TEMP] backend unavailable, try again later")
+        except LookupError as exc:  # removed by another session since PASS
+            log.info("%s: %s: message gone: %s", self.peer, keyword.upper(), exc)
+            await self.reply("-ERR no such message")
         except _ClientGone:
             raise
         except Exception:
@@ -354,10 +359,14 @@ class _Session:
             return 0
         current = {r.key.uid: r for r in await self.backend.rows(mailbox, INBOX)}
         uids = sorted(wanted & current.keys())
-        for uid in uids:
+        for uid in list(uids):
             row = current[uid]
-            if Flag.DELETED not in row.flags:
+            if Flag.DELETED in row.flags:
+                continue
+            try:
                 await self.backend.set_flags(mailbox, INBOX, uid, row.flags | {Flag.DELETED})
+            except LookupError:  # expunged by another session meanwhile
+                uids.remove(uid)
         removed = await self.backend.expunge(mailbox, INBOX, uids) if uids else []
         if len(uids) < len(wanted):
             log.info("%s: uids %s already gone", self.peer, sorted(wanted - current.keys()))

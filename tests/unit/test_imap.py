@@ -418,6 +418,57 @@ def test_close_expunges_silently_and_noop_reports_changes(backend: FakeBackend, 
     assert [r.key.uid for r in backend.rows_now(mbox(backend))] == [2, 3, 4]
 
 
+def expunge_elsewhere(backend: FakeBackend, uid: int) -> None:
+    """What another session's EXPUNGE and the store's purge leave: no row, no message."""
+    row = backend.folder_rows[(mbox(backend), "INBOX")].pop(uid)
+    del backend.messages[row.msgid]
+
+
+def test_fetch_of_messages_expunged_elsewhere_answers_the_rest_then_no_expungeissued(
+    backend: FakeBackend, imap: Any
+) -> None:
+    logged_in(imap)
+    expunge_elsewhere(backend, 2)
+    typ, data = imap.fetch("1:3", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "NO" and data[0].startswith(b"[EXPUNGEISSUED]")
+    fetched = [d[0] for d in imap.response("FETCH")[1] if isinstance(d, tuple)]
+    assert [f.split(b" (")[0] for f in fetched] == [b"1", b"3"]
+    typ, data = imap.fetch("2", "(BODY[])")  # setting \Seen finds the row gone too
+    assert typ == "NO" and data[0].startswith(b"[EXPUNGEISSUED]")
+    assert imap.fetch("1", "(FLAGS)")[0] == "OK"
+    assert imap.noop()[0] == "OK"
+    assert imap.response("EXPUNGE")[1] == [b"2"]
+    assert imap.fetch("2", "(UID)") == ("OK", [b"2 (UID 3)"])
+
+
+def test_store_to_a_message_expunged_elsewhere_updates_the_rest_then_no_expungeissued(
+    backend: FakeBackend, imap: Any
+) -> None:
+    logged_in(imap)
+    expunge_elsewhere(backend, 1)
+    typ, data = imap.store("1:3", "+FLAGS", "(\\Answered)")
+    assert typ == "NO" and data[0].startswith(b"[EXPUNGEISSUED]")
+    assert imap.response("FETCH")[1] == [
+        b"2 (FLAGS (\\Answered \\Flagged \\Seen))",
+        b"3 (FLAGS (\\Answered))",
+    ]
+    assert all(Flag.ANSWERED in r.flags for r in backend.rows_now(mbox(backend)))
+
+
+def test_fetch_or_store_past_the_last_sequence_number_is_bad(imap: Any) -> None:
+    logged_in(imap)
+    for args in (("4", "(FLAGS)"), ("2:5", "(UID)"), ("1,9", "(FLAGS)")):
+        with pytest.raises(imaplib.IMAP4.error, match="no message"):
+            imap.fetch(*args)
+    with pytest.raises(imaplib.IMAP4.error, match="no message"):
+        imap.store("4", "+FLAGS", "(\\Seen)")
+    assert imap.fetch("3:*", "(UID)") == ("OK", [b"3 (UID 3)"])
+    assert imap.uid("FETCH", "4:9", "(FLAGS)") == ("OK", [None])  # a UID range may be empty
+    assert imap.select("Archive/2024") == ("OK", [b"0"])
+    with pytest.raises(imaplib.IMAP4.error, match="no message"):
+        imap.fetch("1:*", "(FLAGS)")
+
+
 def test_authenticate_plain(imap: Any) -> None:
     typ, _ = imap.authenticate("PLAIN", lambda _: b"\0bob\0secret")
     assert typ == "OK"

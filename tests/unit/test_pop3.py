@@ -337,6 +337,22 @@ def test_backend_down(server: ServerThread, backend: FakeBackend) -> None:
     assert len(backend.rows_now(MAILBOX)) == 3
 
 
+def test_retr_of_a_message_another_session_removed_is_no_such_message(
+    server: ServerThread, backend: FakeBackend
+) -> None:
+    client = server.login()
+    row = backend.folder_rows[(MAILBOX, "INBOX")].pop(2)  # expunged and purged meanwhile
+    del backend.messages[row.msgid]
+    for command in ("RETR 2", "TOP 2 0"):
+        with pytest.raises(poplib.error_proto) as refused:
+            short(client, command)
+        assert refused.value.args[0] == b"-ERR no such message"
+    assert client.retr(3)[0].startswith(b"+OK")
+    client.dele(2)
+    assert client.quit().startswith(b"+OK")
+    assert [r.key.uid for r in backend.rows_now(MAILBOX)] == [1, 3]
+
+
 # -- raw sockets ----------------------------------------------------------------------------
 
 
