@@ -126,6 +126,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if bool(args.backup_cmd) != bool(args.restore_cmd):
         raise FiredrillError("--backup-cmd and --restore-cmd go together")
+    if args.all and args.scenario:
+        raise FiredrillError(f"run {args.scenario!r} or --all (the catalogue), not both")
     paths = catalogue() if args.all else [find(args.scenario or DEFAULT)]
     if not args.all and is_sequence(paths[0]):
         return _run_sequence(args, paths[0])

@@ -1,0 +1,144 @@
+"""`firedrill list` and `firedrill run` end to end, as an operator runs them: small XS drills with
+short traffic, written into tmp_path, reports always under tmp_path."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.drill.catalogue import catalogue
+
+pytestmark = pytest.mark.integration
+
+PROCEDURES = Path(__file__).resolve().parents[1] / "support" / "procedures"
+
+QUICK = """description = "a quick XS drill for the CLI tests"
+[population]
+tier = "XS"
+[traffic]
+rate = 15
+clients = 2
+before_backup = 0.5
+after_backup = 0.5
+[disaster]
+kind = "{kind}"
+[expect]
+loss = "after-backup"
+"""
+
+
+def _firedrill(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli.firedrill", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def _scenario(directory: Path, name: str, kind: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.toml"
+    path.write_text(QUICK.format(kind=kind))
+    return path
+
+
+def _reports(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    """The reports whose paths `run` printed, each checked to exist."""
+    paths = [Path(p) for p in re.findall(r"^  report: (.+)$", done.stdout, re.MULTILINE)]
+    assert paths and all(p.is_file() for p in paths), done.stdout
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def test_list_prints_one_line_per_catalogue_scenario() -> None:
+    done = _firedrill("list")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    names = [p.stem for p in catalogue()]
+    assert len(lines) == len(names) >= 10
+    assert [line.split()[0] for line in lines] == names
+
+
+def test_run_of_a_passing_xs_scenario_exits_0_and_prints_its_report(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, "quick-deletes-account", "delete-account")
+    done = _firedrill("run", str(scenario), "--quiet", "--report-dir", str(tmp_path / "r"))
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.stdout.startswith("PASS: quick-deletes-account")
+    (report,) = _reports(done)
+    assert report["verdict"] == "pass"
+    assert str(tmp_path / "r") in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("backup", "restore", "code", "finding"),  # the damaged config.db stays: config-* findings
+    [
+        ("good-backup.sh", "good-restore.sh", 0, None),
+        ("no-config-backup.sh", "no-config-restore.sh", 1, "config-"),
+    ],
+    ids=["good", "forgets-config"],
+)
+def test_run_with_custom_commands_passes_a_good_procedure_and_fails_a_flawed_one(
+    backup: str, restore: str, code: int, finding: str | None, tmp_path: Path
+) -> None:
+    scenario = _scenario(tmp_path, "quick-damaged-config", "damage-config")
+    done = _firedrill(
+        "run",
+        str(scenario),
+        "--quiet",
+        "--backup-cmd",
+        str(PROCEDURES / backup),
+        "--restore-cmd",
+        str(PROCEDURES / restore),
+        "--report-dir",
+        str(tmp_path / "r"),
+    )
+    assert done.returncode == code, (done.stdout, done.stderr)
+    (report,) = _reports(done)
+    assert report["procedure"] == "custom"
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    violations = {f["kind"] for f in findings if f["classification"] == "violation"}
+    if finding is None:
+        assert report["verdict"] == "pass" and violations == set()
+    else:
+        assert report["verdict"] == "fail", report["reasons"]
+        assert any(kind.startswith(finding) for kind in violations), sorted(violations)
+
+
+def test_run_all_runs_every_scenario_of_the_scenarios_directory_where_it_is_started(
+    tmp_path: Path,
+) -> None:
+    _scenario(tmp_path / "scenarios", "only-one", "empty-mailbox")
+    done = _firedrill("run", "--all", "--quiet", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    (report,) = _reports(done)
+    assert report["verdict"] == "pass"
+    assert [line.split()[1] for line in done.stdout.splitlines() if ": " in line[:8]] == [
+        "only-one"
+    ]
+
+
+def test_run_all_validates_every_scenario_before_the_first_drill(tmp_path: Path) -> None:
+    _scenario(tmp_path / "scenarios", "a-good-one", "empty-mailbox")
+    (tmp_path / "scenarios" / "b-bad-one.toml").write_text('[traffic]\nrate = "fast"\n')
+    done = _firedrill("run", "--all", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "b-bad-one.toml" in done.stderr and "traffic.rate" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "r").exists()  # no drill started
+
+
+def test_run_of_a_name_with_all_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "scenarios").mkdir()  # were the name ignored, --all would run nothing here
+    done = _firedrill("run", "default", "--all", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "'default'" in done.stderr
+    assert "--all" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "r").exists()  # no drill started
