@@ -5,7 +5,9 @@ Workers resolve each recipient through dirserv and deliver once to the MSS for a
 MSS stores one message file); the queue file is removed only after the MSS committed. While
 the MSS or the directory is down, workers retry with exponential backoff and mail waits in the
 spool. When dirserv cannot be reached at RCPT time the recipient is accepted and checked at
-delivery (unknown ones are then dropped and logged as bounces).
+delivery (unknown ones are then dropped and logged as bounces). A permanent MSS refusal (the
+directory names a mailbox the MSS lacks, or the message is invalid) bounces the recipients
+concerned the same way; the others are delivered before the queue file goes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from harness.topology import endpoint, setting
 
 log = logging.getLogger("firedrill.mta")
 WORKERS = 4
+PERMANENT = frozenset({"notfound", "invalid"})
+"""MSS refusals of a delivery that retrying cannot cure: the recipients concerned bounce."""
 
 
 class _TrackedSMTP(SMTP):
@@ -154,11 +158,10 @@ class MailTransferAgent(Service):
         delay = self.retry_initial
         while True:
             try:
-                mailboxes = await self._resolve(message)
-                if mailboxes:
-                    await self.mss.call("deliver", payload=message.body, mailboxes=mailboxes)
+                targets = await self._resolve(message)
+                delivered = await self._store(message, targets)
                 await asyncio.to_thread(self.spool.remove, message)
-                log.info("delivered %s to %d mailbox(es)", message.queue_id, len(mailboxes))
+                log.info("delivered %s to %d mailbox(es)", message.queue_id, delivered)
                 return
             except (BackendUnavailable, WireError) as exc:
                 if self._stopping:
@@ -169,8 +172,9 @@ class MailTransferAgent(Service):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
 
-    async def _resolve(self, message: QueuedMessage) -> list[str]:
-        mailboxes: list[str] = []
+    async def _resolve(self, message: QueuedMessage) -> dict[str, list[str]]:
+        """Mailbox -> the recipients it stands for; recipients without an account bounce."""
+        targets: dict[str, list[str]] = {}
         for address in message.recipients:
             try:
                 account = (await self.dirserv.call("lookup", address=address)).result
@@ -179,9 +183,44 @@ class MailTransferAgent(Service):
                     raise
                 log.warning("bounce: %s has no account (queued %s)", address, message.queue_id)
                 continue
-            if account["mailbox"] not in mailboxes:
-                mailboxes.append(account["mailbox"])
-        return mailboxes
+            targets.setdefault(account["mailbox"], []).append(address)
+        return targets
+
+    async def _store(self, message: QueuedMessage, targets: dict[str, list[str]]) -> int:
+        """Deliver once to every target mailbox the MSS accepts; returns how many took it.
+
+        A permanent refusal (`PERMANENT`) bounces the recipients of the mailboxes the MSS does
+        not have, or every recipient when it refuses the message itself, and the rest is
+        delivered; transient errors propagate (the caller retries).
+        """
+        targets = dict(targets)
+        while targets:
+            try:
+                await self.mss.call("deliver", payload=message.body, mailboxes=list(targets))
+                return len(targets)
+            except WireError as exc:
+                if exc.code not in PERMANENT:
+                    raise
+                refused = [m for m in targets if not await self._has_inbox(m)]
+                for mailbox in refused or list(targets):
+                    for address in targets.pop(mailbox):
+                        log.warning(
+                            "bounce: %s: mailbox %s refused by the MSS: %s (queued %s)",
+                            address,
+                            mailbox,
+                            exc,
+                            message.queue_id,
+                        )
+        return 0
+
+    async def _has_inbox(self, mailbox: str) -> bool:
+        try:
+            folders = (await self.mss.call("folders", mailbox=mailbox)).result
+        except WireError as exc:
+            if exc.code != "notfound":
+                raise
+            return False
+        return any(f["folder"] == "INBOX" for f in folders)
 
     # -- shutdown ------------------------------------------------------------------------------
 
