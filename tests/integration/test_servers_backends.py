@@ -7,6 +7,7 @@ import imaplib
 import poplib
 import smtplib
 import time
+from typing import Any
 
 import pytest
 
@@ -62,6 +63,11 @@ def _found(layout: Layout, login: str, password: str, tag: str) -> int:
     return len(data[0].split())
 
 
+def _expunge_issued(reply: tuple[str, list[Any]]) -> bool:
+    typ, data = reply
+    return typ == "NO" and isinstance(data[0], bytes) and data[0].startswith(b"[EXPUNGEISSUED]")
+
+
 def _log_from(layout: Layout, program: str, offset: int = 0) -> str:
     return (layout.logs / f"{program}.log").read_bytes()[offset:].decode(errors="replace")
 
@@ -108,18 +114,16 @@ def test_fetch_and_store_of_a_message_another_imap_session_expunged_are_expungei
     mine = _imap(live_xs, account.login, account.password)
     other = _imap(live_xs, account.login, account.password)
     typ, data = other.search(None, "SUBJECT", "vanish")
+    assert typ == "OK"
     kept, gone = data[0].decode().split()
     assert other.store(gone, "+FLAGS", "(\\Deleted)")[0] == "OK"
     assert other.expunge() == ("OK", [gone.encode()])
     other.logout()
 
-    typ, data = mine.store(gone, "+FLAGS", "(\\Flagged)")
-    assert typ == "NO" and data[0].startswith(b"[EXPUNGEISSUED]"), data
-    typ, data = mine.fetch(gone, "(BODY[])")  # its \Seen finds no row
-    assert typ == "NO" and data[0].startswith(b"[EXPUNGEISSUED]"), data
+    assert _expunge_issued(mine.store(gone, "+FLAGS", "(\\Flagged)"))
+    assert _expunge_issued(mine.fetch(gone, "(BODY[])"))  # setting \Seen finds no row
     _mss(live_xs).call("purge")
-    typ, data = mine.fetch(f"{kept}:{gone}", "(BODY.PEEK[])")  # its file is gone too
-    assert typ == "NO" and data[0].startswith(b"[EXPUNGEISSUED]"), data
+    assert _expunge_issued(mine.fetch(f"{kept}:{gone}", "(BODY.PEEK[])"))  # nor its file
     bodies = [d[1] for d in mine.response("FETCH")[1] if isinstance(d, tuple)]
     assert len(bodies) == 1 and b"body of vanish-1" in bodies[0]
     assert mine.noop()[0] == "OK"
