@@ -44,6 +44,7 @@ drill: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/install-system-deps chromium:chromium || echo "chromium missing: the browser test of report.html will say so"
+	@bash scripts/install-system-deps curl:curl || echo "curl missing: the curl round-trip test will say so"
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
