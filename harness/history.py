@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -107,10 +107,14 @@ def _encode(target: Target) -> dict[str, Any]:
 
 
 def _decode(data: dict[str, Any]) -> Target:
+    """The typed target of a record; ValueError or TypeError when it is not one."""
+    kind = data["kind"]
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"unknown operation kind {kind!r}")
     fields: dict[str, Any] = {
         k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "kind"
     }
-    return KINDS[data["kind"]](**fields)
+    return KINDS[kind](**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +162,21 @@ class Event:
 
 
 class HistoryWriter:
-    """Thread-safe appender; every line is flushed to the OS as soon as it is written."""
+    """Thread-safe appender; every line is flushed to the OS as soon as it is written.
+
+    Opening an existing history first repairs its end if a writer was killed mid-line: an
+    incomplete last line is truncated away (the reader ignores it anyway, so nothing it reads
+    is lost), and a complete record that only lacks its newline gets one. Without this, the
+    first new record would be glued onto the torn one and the file would stop being readable.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        _repair_tail(path)
+        self._next = self._count_existing(path)
         self._handle = path.open("a", buffering=1)
         self._lock = threading.Lock()
-        self._next = self._count_existing(path)
 
     @staticmethod
     def _count_existing(path: Path) -> int:
@@ -249,55 +260,143 @@ class HistoryWriter:
         self.close()
 
 
+def _repair_tail(path: Path) -> None:
+    """End an existing history on a newline: truncate a torn last line, terminate a whole one."""
+    try:
+        handle = path.open("r+b")
+    except FileNotFoundError:
+        return
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        start = size
+        while start > 0:
+            block = max(0, start - 65536)
+            handle.seek(block)
+            data = handle.read(start - block)
+            cut = data.rfind(b"\n")
+            if cut >= 0:
+                start = block + cut + 1
+                break
+            start = block
+        if start == size:
+            return  # empty, or already ends with a newline
+        handle.seek(start)
+        try:
+            json.loads(handle.read())
+        except ValueError:
+            handle.truncate(start)  # a torn record: nothing a reader could use
+        else:
+            handle.seek(size)
+            handle.write(b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True, slots=True)
+class _Completion:
+    outcome: Outcome
+    at: Stamp
+    result: Target | None
+    error: str
+
+
+def _parse(record: Any) -> Operation | tuple[int, _Completion] | Event:
+    """An invoke (an Operation not completed yet), a completion of an index, or an event.
+
+    Raises ValueError, KeyError or TypeError when `record` is not a history record.
+    """
+    if not isinstance(record, dict):
+        raise TypeError(f"a JSON {type(record).__name__}, not an object")
+    kind = record.get("type")
+    if kind not in ("invoke", "complete", "event"):
+        raise ValueError(f"unknown record type {kind!r}")
+    at = Stamp(float(record["mono"]), float(record["wall"]))
+    if kind == "invoke":
+        return Operation(
+            index=int(record["index"]),
+            worker=int(record["worker"]),
+            invoked=at,
+            target=_decode(record["target"]),
+        )
+    if kind == "complete":
+        result = record.get("result")
+        done = _Completion(
+            Outcome(record["outcome"]),
+            at,
+            _decode(result) if result else None,
+            str(record.get("error", "")),
+        )
+        return int(record["index"]), done
+    detail = record.get("detail", {})
+    if not isinstance(detail, dict):
+        raise TypeError(f"event detail is a {type(detail).__name__}, not an object")
+    return Event(str(record["kind"]), str(record["name"]), at, detail)
+
+
 def read_history(path: Path) -> Iterator[Operation | Event]:
     """Operations (in invoke order, paired with their completion) and events, from a file.
 
     A torn last line (the writer was killed mid-write) is ignored; an operation never
-    completed is `unknown`.
+    completed is `unknown`. Any other line that is not a history record raises FiredrillError
+    "FILE:LINE: what is wrong" before anything is yielded.
     """
     if not path.exists():
         return
-    invokes: dict[int, dict[str, Any]] = {}
-    completes: dict[int, dict[str, Any]] = {}
-    order: list[tuple[str, Any]] = []
-    with path.open() as handle:
+    invokes: dict[int, Operation] = {}
+    completes: dict[int, _Completion] = {}
+    order: list[int | Event] = []
+    with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             try:
                 record = json.loads(line)
-            except ValueError:
-                if line.endswith("\n"):
-                    raise FiredrillError(f"{path}:{number}: not a history record") from None
-                break  # torn last line
-            kind = record.get("type")
-            if kind == "invoke":
-                invokes[record["index"]] = record
-                order.append(("op", record["index"]))
-            elif kind == "complete":
-                completes[record["index"]] = record
-            elif kind == "event":
-                order.append(("event", record))
-    for what, value in order:
-        if what == "event":
-            yield Event(
-                value["kind"],
-                value["name"],
-                Stamp(value["mono"], value["wall"]),
-                value.get("detail", {}),
-            )
+            except ValueError as exc:
+                if not line.endswith(b"\n"):
+                    break  # torn last line
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                raise FiredrillError(
+                    f"{path}:{number}: not a history record: not JSON ({reason})"
+                ) from None
+            try:
+                item = _parse(record)
+            except KeyError as exc:
+                raise FiredrillError(
+                    f"{path}:{number}: not a history record: no field {exc}"
+                ) from None
+            except (ValueError, TypeError) as exc:
+                raise FiredrillError(f"{path}:{number}: not a history record: {exc}") from None
+            if isinstance(item, Operation):
+                invokes[item.index] = item
+                order.append(item.index)
+            elif isinstance(item, Event):
+                order.append(item)
+            else:
+                index, done = item
+                completes[index] = done
+    for entry in order:
+        if isinstance(entry, Event):
+            yield entry
             continue
-        inv = invokes[value]
-        done = completes.get(value)
-        result = done.get("result") if done else None
-        yield Operation(
-            index=inv["index"],
-            worker=inv["worker"],
-            invoked=Stamp(inv["mono"], inv["wall"]),
-            target=_decode(inv["target"]),
-            outcome=Outcome(done["outcome"]) if done else Outcome.UNKNOWN,
-            completed=Stamp(done["mono"], done["wall"]) if done else None,
-            result=_decode(result) if result else None,
-            error=done.get("error", "") if done else "",
+        op = invokes[entry]
+        completion = completes.get(entry)
+        if completion is None:
+            yield op
+            continue
+        yield replace(
+            op,
+            outcome=completion.outcome,
+            completed=completion.at,
+            result=completion.result,
+            error=completion.error,
         )
+
+
+def validate_history(path: Path) -> None:
+    """Raise FiredrillError ("FILE:LINE: what is wrong") unless every line of `path` is a record.
+
+    For commands to call before any check starts; a missing file is left to the caller.
+    """
+    for _ in read_history(path):
+        pass
 
 
 def operations(path: Path) -> Iterator[Operation]:

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from harness import __version__
 from harness.checker.context import CheckContext
@@ -112,7 +112,13 @@ _TREE: dict[str, tuple[Callable[[ScratchStores, Layout], Iterator[Record]], tupl
 
 
 def write_manifest(root: Path, output: Path) -> dict[str, int]:
-    """Record the installation at `root` into `output` (atomically); return the counts."""
+    """Record the installation at `root` into `output` (atomically); return the counts.
+
+    The records go to a temporary file next to `output`, renamed over it once complete; the
+    temporary file is removed whatever stops the writing (bad config, full disk, Ctrl-C).
+    """
+    if output.is_dir():
+        raise FiredrillError(f"{output} is a directory: give the manifest file's path")
     layout = require_installation(root)
     counts: Counter[str] = Counter()
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -127,40 +133,66 @@ def write_manifest(root: Path, output: Path) -> dict[str, int]:
                             f"or missing (run firedrill check --root {root})"
                         )
             fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=output.parent)
-            with os.fdopen(fd, "w") as out:
-                out.write(
-                    json.dumps(
-                        {
-                            "manifest": FORMAT,
-                            "version": VERSION,
-                            "root": str(root),
-                            "created": time.time(),
-                            "firedrill": __version__,
-                        }
-                    )
-                    + "\n"
-                )
-                for section, (produce, _) in _TREE.items():
-                    try:
-                        for record in produce(stores, layout):
-                            out.write(json.dumps(record, separators=(",", ":")) + "\n")
-                            counts[section] += 1
-                    except ConfigSyntaxError as exc:
-                        raise FiredrillError(f"cannot record config: {exc}") from exc
-                out.write(json.dumps({"t": "end", "counts": dict(counts)}) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, output)
+            try:
+                with os.fdopen(fd, "w") as out:
+                    _write_records(out, root, stores, layout, counts)
+                os.replace(tmp, output)
+            finally:
+                Path(tmp).unlink(missing_ok=True)  # gone already once renamed
         finally:
             stores.close()
     return {s: counts[s] for s in SECTIONS}
 
 
+def _write_records(
+    out: IO[str], root: Path, stores: ScratchStores, layout: Layout, counts: Counter[str]
+) -> None:
+    """The header, every section's records and the end record, fsynced."""
+    out.write(
+        json.dumps(
+            {
+                "manifest": FORMAT,
+                "version": VERSION,
+                "root": str(root),
+                "created": time.time(),
+                "firedrill": __version__,
+            }
+        )
+        + "\n"
+    )
+    for section, (produce, _) in _TREE.items():
+        try:
+            for record in produce(stores, layout):
+                out.write(json.dumps(record, separators=(",", ":")) + "\n")
+                counts[section] += 1
+        except ConfigSyntaxError as exc:
+            raise FiredrillError(f"cannot record config: {exc}") from exc
+    out.write(json.dumps({"t": "end", "counts": dict(counts)}) + "\n")
+    out.flush()
+    os.fsync(out.fileno())
+
+
 # -- comparing -------------------------------------------------------------------------------
 
 
+_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
+    "msg": (("id", str), ("size", int), ("sha256", str)),
+    "row": (("k", list), ("m", str), ("f", str)),
+    "acct": (("id", str), ("entry", dict)),
+    "conf": (("k", str), ("v", str)),
+    "spool": (("q", str), ("to", list)),
+    "end": (("counts", dict),),
+}
+"""The fields each record type must have, with their JSON types."""
+
+
 def _open_manifest(path: Path) -> Iterator[Record]:
-    """Records of a manifest after checking its header and its end record."""
+    """The records of a manifest, each checked as it is read.
+
+    Raises ManifestError naming the file and line of the first record that is not valid JSON,
+    lacks a field, has one of the wrong type or is out of order, and for a manifest without
+    its end record (truncated). `validate_manifest` reads it all before anything starts.
+    """
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -170,19 +202,72 @@ def _open_manifest(path: Path) -> Iterator[Record]:
             header = json.loads(handle.readline())
             if header.get("manifest") != FORMAT or header.get("version") != VERSION:
                 raise ManifestError(f"{path} is not a firedrill manifest (version {VERSION})")
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
-            last = handle.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
-            if json.loads(last).get("t") != "end":
-                raise ManifestError(f"{path} is truncated (no end record)")
-            handle.seek(0)
-            handle.readline()
         except (ValueError, AttributeError) as exc:
             raise ManifestError(f"{path} is not a firedrill manifest: {exc}") from exc
-        for line in handle:
-            record = json.loads(line)
-            if record.get("t") == "end":
+        order = _Order()
+        for number, line in enumerate(handle, 2):
+            try:
+                record = json.loads(line)
+                order.add(record)
+            except json.JSONDecodeError as exc:
+                raise ManifestError(f"{path}:{number}: not JSON: {exc.msg}") from None
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ManifestError(f"{path}:{number}: {exc}") from None
+            if record["t"] == "end":
+                for extra, rest in enumerate(handle, number + 1):
+                    if rest.strip():
+                        raise ManifestError(f"{path}:{extra}: a record after the end record")
                 return
             yield record
+    raise ManifestError(f"{path} is truncated (no end record)")
+
+
+class _Order:
+    """Checks one record after another: fields, section order, key order, the end's counts."""
+
+    def __init__(self) -> None:
+        self.section = 0
+        self.last: Any = None
+        self.counts: Counter[str] = Counter()
+
+    def add(self, record: Any) -> None:
+        """Raise ValueError or TypeError saying what is wrong with `record`."""
+        if not isinstance(record, dict):
+            raise ValueError(f"a record is a JSON object, not {type(record).__name__}")
+        kind = record.get("t")
+        if not isinstance(kind, str) or kind not in _FIELDS:
+            raise ValueError(f"unknown record type {kind!r}")
+        for name, expected in _FIELDS[kind]:
+            if name not in record:
+                raise ValueError(f"{kind} record without {name!r}")
+            if not isinstance(record[name], expected):
+                raise TypeError(
+                    f"{kind} record: {name!r} is {type(record[name]).__name__}, "
+                    f"not {expected.__name__}"
+                )
+        if kind == "end":
+            self._end(record["counts"])
+            return
+        position = SECTIONS.index(kind)
+        if position < self.section:
+            raise ValueError(f"a {kind} record after the {SECTIONS[self.section]} section")
+        if position > self.section:
+            self.section, self.last = position, None
+        sort = _SORT.get(kind)
+        if sort is not None:
+            key = sort(record)
+            if self.last is not None and key < self.last:
+                raise ValueError(f"{kind} records out of key order")
+            self.last = key
+        self.counts[kind] += 1
+
+    def _end(self, counts: dict[str, Any]) -> None:
+        for section in SECTIONS:
+            if counts.get(section, 0) != self.counts[section]:
+                raise ValueError(
+                    f"the end record counts {counts.get(section, 0)} {section} record(s), "
+                    f"the manifest holds {self.counts[section]}"
+                )
 
 
 def _merge(
@@ -222,8 +307,24 @@ def _section(records: Iterator[Record], name: str, pending: list[Record]) -> Ite
 
 
 def _row_sort(record: Record) -> bytes:
-    mailbox, folder, uid = record["k"]
-    return RowKey(mailbox, folder, uid).encode()
+    key = record["k"]
+    if not (
+        len(key) == 3
+        and isinstance(key[0], str)
+        and isinstance(key[1], str)
+        and isinstance(key[2], int)
+    ):
+        raise TypeError(f"row record: 'k' is {key!r}, not [mailbox, folder, uid]")
+    return RowKey(key[0], key[1], key[2]).encode()
+
+
+_SORT: dict[str, Callable[[Record], Any]] = {
+    "msg": lambda r: r["id"],
+    "row": _row_sort,
+    "acct": lambda r: r["id"],
+    "conf": lambda r: r["k"],
+}
+"""The key each sorted section is in order of (the comparison merges on it)."""
 
 
 def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
@@ -313,9 +414,12 @@ def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
 
 
 def validate_manifest(path: Path) -> None:
-    """Raise ManifestError unless `path` is a complete firedrill manifest."""
+    """Raise ManifestError ("FILE:LINE: what is wrong") unless `path` is a whole, valid manifest.
+
+    One streaming pass over every record, so that a comparison never meets a bad one midway.
+    """
     for _ in _open_manifest(path):
-        break
+        pass
 
 
 @dataclass

@@ -66,7 +66,10 @@ def cmd_accounts(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from harness.checker.render import render_text
     from harness.checker.run import run_check
+    from harness.history import validate_history
 
+    if args.history is not None:  # a malformed line is bad input, refused before any check
+        validate_history(args.history)
     report = run_check(
         args.root, against=args.against, history=args.history, progress=not args.quiet
     )

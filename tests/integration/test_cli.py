@@ -6,12 +6,13 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.cli.firedrill import main
+from harness.history import HistoryWriter, Outcome, Provision
 from harness.layout import Layout
 from harness.store.directory import Directory
 
@@ -248,3 +249,86 @@ def test_manifest_then_check_against_it_is_clean(
         main(["check", "--root", str(golden_xs.root), "--against", str(manifest), "--quiet"]) == 0
     )
     assert "PASS" in capsys.readouterr().out
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("firedrill: error: "), err
+    assert "Traceback" not in err and "crashed" not in err
+    return err
+
+
+def _bad_first_record(lines: list[str]) -> None:
+    lines[1] = "{not json"
+
+
+def _bad_line_further_down(lines: list[str]) -> None:
+    lines[len(lines) // 2] = lines[len(lines) // 2][:20]
+
+
+def _record_without_size(lines: list[str]) -> None:
+    record = json.loads(lines[1])
+    del record["size"]
+    lines[1] = json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    "damage", [_bad_first_record, _bad_line_further_down, _record_without_size]
+)
+def test_check_against_a_manifest_with_a_bad_record_is_one_line_naming_it_and_exit_2(
+    damage: Callable[[list[str]], None],
+    golden_xs: Layout,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = tmp_path / "m.jsonl"
+    assert main(["manifest", "--root", str(golden_xs.root), "-o", str(manifest)]) == 0
+    original = manifest.read_text().splitlines()
+    lines = list(original)
+    damage(lines)
+    bad = next(n for n, (a, b) in enumerate(zip(lines, original, strict=True)) if a != b)
+    manifest.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    code = main(["check", "--root", str(golden_xs.root), "--against", str(manifest), "--quiet"])
+    assert code == 2
+    assert f"{manifest}:{bad + 1}: " in _one_line_error(capsys)
+
+
+def test_check_with_a_malformed_history_line_is_one_line_naming_it_and_exit_2(
+    golden_xs: Layout, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "history.jsonl"
+    with HistoryWriter(history) as ledger:
+        for n in range(3):
+            index = ledger.invoke(Provision(f"user{n}@example.com", "pw"))
+            ledger.complete(index, Outcome.OK)
+    lines = history.read_text().splitlines()
+    assert '"outcome":"ok"' in lines[3]  # the second operation's completion
+    lines[3] = lines[3].replace('"outcome":"ok"', '"outcome":"perhaps"')
+    history.write_text("\n".join(lines) + "\n")
+    code = main(["check", "--root", str(golden_xs.root), "--history", str(history), "--quiet"])
+    assert code == 2
+    assert f"{history}:4: not a history record" in _one_line_error(capsys)
+
+
+def test_manifest_into_a_directory_is_one_line_exit_2_and_leaves_nothing_behind(
+    golden_xs: Layout, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    assert main(["manifest", "--root", str(golden_xs.root), "-o", str(target)]) == 2
+    assert "is a directory" in _one_line_error(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert list(target.iterdir()) == []
+
+
+def test_a_failed_manifest_of_a_broken_config_leaves_no_temporary_file(
+    tree_xs: Layout, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree_xs.config.write_text(tree_xs.config.read_text() + "this line is not config\n")
+    out = tmp_path / "manifests"
+    out.mkdir()
+    code = main(["manifest", "--root", str(tree_xs.root), "-o", str(out / "m.jsonl")])
+    assert code == 2
+    assert "cannot record config" in _one_line_error(capsys)
+    assert list(out.iterdir()) == []

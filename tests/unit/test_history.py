@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from harness.errors import FiredrillError
 from harness.history import (
     Delete,
     Deliver,
@@ -15,6 +18,7 @@ from harness.history import (
     Provision,
     operations,
     read_history,
+    validate_history,
 )
 
 
@@ -78,3 +82,85 @@ def test_a_new_writer_continues_the_numbering(tmp_path: Path) -> None:
         history.invoke(Provision("a@example.com", "pw"))
     with HistoryWriter(path) as history:
         assert history.invoke(Provision("b@example.com", "pw")) == 1
+
+
+def test_a_new_writer_after_a_torn_line_truncates_it_and_the_file_stays_readable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.jsonl"
+    with HistoryWriter(path) as history:
+        history.invoke(Provision("a@example.com", "pw"))
+    whole = path.read_bytes()
+    with path.open("a") as handle:
+        handle.write('{"type": "complete", "index": 0, "outc')  # the writer was killed here
+    with HistoryWriter(path) as history:
+        assert history.invoke(Provision("b@example.com", "pw")) == 1
+    assert path.read_bytes().startswith(whole)
+    ops = list(operations(path))
+    assert [(op.index, op.outcome) for op in ops] == [(0, Outcome.UNKNOWN), (1, Outcome.UNKNOWN)]
+    assert isinstance(ops[1].target, Provision) and ops[1].target.address == "b@example.com"
+
+
+def test_a_new_writer_keeps_a_whole_last_record_that_only_lacks_its_newline(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.jsonl"
+    with HistoryWriter(path) as history:
+        index = history.invoke(Provision("a@example.com", "pw"))
+        history.complete(index, Outcome.OK)
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    with HistoryWriter(path) as history:
+        history.invoke(Provision("b@example.com", "pw"))
+    assert [op.outcome for op in operations(path)] == [Outcome.OK, Outcome.UNKNOWN]
+
+
+def test_a_torn_history_without_any_whole_line_is_emptied_by_a_new_writer(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"type": "inv')
+    with HistoryWriter(path) as history:
+        assert history.invoke(Provision("a@example.com", "pw")) == 0
+    assert len(list(operations(path))) == 1
+
+
+_INVOKE = (
+    '{"type":"invoke","index":0,"worker":0,"mono":1.0,"wall":1.0,'
+    '"target":{"kind":"provision","address":"a@example.com","password":"pw","mailbox":""}}'
+)
+_COMPLETE = '{"type":"complete","index":0,"outcome":"ok","mono":2.0,"wall":2.0,"error":""}'
+_EVENT = '{"type":"event","kind":"fault","name":"kill","mono":3.0,"wall":3.0,"detail":{}}'
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ('{"type": "complete", "index": 0, "outc', "not JSON"),
+        ('{"type":"complete","index":0,"mono":2.0,"wall":2.0}', "no field 'outcome'"),
+        (_COMPLETE.replace('"ok"', '"maybe"'), "'maybe' is not a valid Outcome"),
+        (_INVOKE.replace('"index":0,', '"index":1,').replace("provision", "teleport"), "kind"),
+        ('{"type":"checkpoint","mono":1.0,"wall":1.0}', "unknown record type 'checkpoint'"),
+        ("[1, 2]", "not an object"),
+        (_EVENT.replace('"detail":{}', '"detail":[]'), "detail"),
+    ],
+    ids=["torn", "missing-field", "bad-outcome", "unknown-kind", "unknown-type", "list", "detail"],
+)
+def test_a_malformed_line_in_the_middle_is_one_error_naming_file_and_line(
+    bad: str, reason: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join([_INVOKE, bad, _COMPLETE, _EVENT]) + "\n")
+    with pytest.raises(FiredrillError) as caught:
+        validate_history(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:2: not a history record") and reason in message, message
+    assert "\n" not in message
+    with pytest.raises(FiredrillError, match=":2: "):
+        HistoryWriter(path)
+
+
+def test_a_well_formed_history_validates(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join([_INVOKE, _COMPLETE, _EVENT]) + "\n")
+    validate_history(path)
+    assert [type(i).__name__ for i in read_history(path)] == ["Operation", "Event"]
