@@ -58,8 +58,11 @@ class Environment:
         self._env.set_lk_max_locks(MAX_LOCKS)  # a big mailbox deleted in one transaction
         self._env.set_lk_max_objects(MAX_LOCKS)
         if not durable:
-            # Bulk loading: commits are flushed by checkpoint(); ordering still holds because a
-            # lost commit only leaves files no record points to (a leak, never a loss).
+            # Bulk loading: commits are flushed by commit_point() and checkpoint(). A commit may
+            # still reach the disk any time after it was made (the OS writes the log back), so a
+            # bulk loader makes what the commit points at durable before it commits (the
+            # message store syncs each batch's files first); then a lost commit only leaves
+            # files no record points to (a leak, never a loss).
             self._env.set_flags(db.DB_TXN_WRITE_NOSYNC, 1)
         try:
             self._env.open(str(home), ENV_FLAGS | db.DB_RECOVER)

@@ -226,6 +226,16 @@ class MessageStore:
                     raise NotFound(f"no folder {target.folder} in mailbox {target.mailbox}")
 
     def _stage_files(self, batch: Sequence[Incoming]) -> list[Staged]:
+        """Write the batch's files, rename them into place, and make files and names durable
+        before any record may point at them (step 2 of the module's ordering).
+
+        Durable store: each file is on disk before its rename (fsync, or one syncfs for a
+        batch), then the renames are (fsync of the directory, or one syncfs for a batch).
+        Bulk load (`durable=False`, the population): no flush before the renames, one syncfs
+        of the msgfiles filesystem after them. Records commit only after it returned, so on
+        power loss a record is never on disk without its file; a loss before the syncfs
+        leaves at worst a torn file under its final name that no record names (an orphan).
+        """
         single = len(batch) == 1
         fsync_each = self.durable and single
         staged = [
@@ -237,11 +247,10 @@ class MessageStore:
         failpoints.hit("deliver.after-msgfile-write")
         for s in staged:
             MessageFiles.publish(s)
-        if self.durable:
-            if single:
-                fsync_dir(staged[0].final.parent)
-            else:
-                syncfs(self.files.root)
+        if self.durable and single:
+            fsync_dir(staged[0].final.parent)
+        else:
+            syncfs(self.files.root)  # bulk loads too: files before the records that name them
         failpoints.hit("deliver.after-msgfile-rename")
         return staged
 

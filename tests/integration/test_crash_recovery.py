@@ -3,15 +3,20 @@ checker finds no violation (leaks allowed) and no acknowledged delivery missing.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from fixtures.populate import BATCH_MESSAGES
+from fixtures.tiers import tier
 from harness.checker.findings import Severity
 from harness.checker.run import run_check
 from harness.layout import Layout
@@ -23,16 +28,22 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _kill_after(
-    cmd: list[str],
-    delay: float,
-    stdout: int | None = None,
+def _files(directory: Path) -> int:
+    """Files under `directory`, temporary ones included (0 while it does not exist)."""
+    return sum(len(names) for _, _, names in os.walk(directory))
+
+
+def _kill_when(
+    cmd: list[str], moment: Callable[[subprocess.Popen[bytes]], bool], timeout: float = 60.0
 ) -> subprocess.CompletedProcess[bytes]:
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, stdout=stdout or subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
+    """Run `cmd` and SIGKILL it as soon as `moment(proc)` says so (polled, or when it reads)."""
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and not moment(proc):
+            assert time.monotonic() < deadline, "the kill moment never came"
+    finally:
+        proc.send_signal(signal.SIGKILL)  # a no-op once the process has been reaped
     out, _ = proc.communicate(timeout=30)
     return subprocess.CompletedProcess(cmd, proc.returncode, out or b"", b"")
 
@@ -47,9 +58,19 @@ def _violations(root: Path) -> list[str]:
 def test_population_killed_at_a_seeded_moment_recovers_without_violation(
     seed: int, tmp_path: Path
 ) -> None:
+    """The kill lands after a seeded number of message files was written (staged, renamed or
+    committed, whichever the batch is at), never before the first or after the last."""
     root = tmp_path / "intermail"
-    delay = random.Random(seed).uniform(0.3, 1.6)
-    done = _kill_after(
+    total = tier("S").messages
+    after = random.Random(seed).randrange(1, total - BATCH_MESSAGES)
+
+    def written(_: subprocess.Popen[bytes]) -> bool:
+        if _files(root / "msgfiles") >= after:
+            return True
+        time.sleep(0.002)
+        return False
+
+    done = _kill_when(
         [
             sys.executable,
             "-m",
@@ -63,25 +84,75 @@ def test_population_killed_at_a_seeded_moment_recovers_without_violation(
             str(seed),
             "--quiet",
         ],
-        delay,
+        written,
     )
-    assert done.returncode == -signal.SIGKILL, "population finished before the kill: raise S?"
+    assert done.returncode == -signal.SIGKILL, "population finished before the kill"
+    assert after <= _files(root / "msgfiles") < total, "the kill did not land mid-population"
     recover_installation(Layout(root))
     assert _violations(root) == []
+
+
+def test_population_makes_each_batch_of_files_durable_before_its_records_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bulk loading skips the fsync before rename, but a batch's records commit only after
+    one syncfs made its files and their names durable (a record never outlives its file)."""
+    from fixtures import populate as population
+    from harness.store import bdb, messagestore
+    from harness.store.fsync import syncfs as real_syncfs
+
+    events: list[str] = []
+    root = tmp_path / "intermail"
+    real_transaction = bdb.Environment.transaction
+
+    def syncfs(path: Path) -> None:
+        events.append(f"syncfs {_files(root / 'msgfiles')}")
+        real_syncfs(path)
+
+    @contextlib.contextmanager
+    def transaction(self: bdb.Environment) -> Iterator[bdb.Txn]:
+        with real_transaction(self) as txn:
+            yield txn
+        events.append(f"commit {self.name}")
+
+    monkeypatch.setattr(messagestore, "syncfs", syncfs)
+    monkeypatch.setattr(bdb.Environment, "transaction", transaction)
+    monkeypatch.setattr(population, "BATCH_MESSAGES", 64)
+    population.populate(root, tier("XS"), 3, progress=False)
+    delivery = [e for e in events if e.startswith(("syncfs", "commit msgid"))]
+    assert delivery == [
+        "syncfs 64",
+        "commit msgid",
+        "syncfs 128",
+        "commit msgid",
+        "syncfs 192",
+        "commit msgid",
+        "syncfs 200",
+        "commit msgid",
+    ]
 
 
 @pytest.mark.parametrize("seed", [21, 22, 23])
 def test_delivery_stream_killed_at_a_seeded_moment_keeps_every_acknowledged_message(
     seed: int, tree_xs: Layout
 ) -> None:
-    delay = random.Random(seed).uniform(0.5, 2.0)
-    done = _kill_after(
+    """The kill lands right after a seeded number of acknowledgements: inside the next
+    delivery or expunge."""
+    acks_wanted = random.Random(seed).randint(10, 60)
+    seen: list[bytes] = []
+
+    def acknowledged(proc: subprocess.Popen[bytes]) -> bool:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        seen.append(line)
+        return sum(ln.startswith(b"ack ") for ln in seen) >= acks_wanted
+
+    done = _kill_when(
         [sys.executable, "-m", "tests.support.deliver_stream", str(tree_xs.root), str(seed)],
-        delay,
-        stdout=subprocess.PIPE,
+        acknowledged,
     )
     assert done.returncode == -signal.SIGKILL
-    lines = done.stdout.decode().split("\n")[:-1]  # a partial last line was never acknowledged
+    lines = (b"".join(seen) + done.stdout).decode().split("\n")[:-1]  # a torn last line: no ack
     expected: dict[str, str] = {}
     maybe_gone: set[str] = set()
     for line in lines:
@@ -95,7 +166,7 @@ def test_delivery_stream_killed_at_a_seeded_moment_keeps_every_acknowledged_mess
             for key in rest:
                 expected.pop(key, None)
             maybe_gone = set()
-    assert len([ln for ln in lines if ln.startswith("ack")]) > 5, "too few deliveries to judge"
+    assert len([ln for ln in lines if ln.startswith("ack")]) >= acks_wanted
     recover_installation(tree_xs)
     assert _violations(tree_xs.root) == []
     with MessageStore(tree_xs) as store:
