@@ -2,14 +2,28 @@
 
 After a crash and the spool drained: each message acknowledged with `250` is in the mailbox of
 each accepted recipient exactly once, unless an acknowledged deletion removed it or the
-account was deleted; `unknown` deliveries may be present or absent; duplicates are counted and
-reported apart (at-least-once delivery). Acknowledged provisioning, deletions of accounts and
-configuration changes are in the directory and config.db.
+account was deleted; `unknown` deliveries may be present or absent; duplicates (of either) are
+counted and reported apart (at-least-once delivery). Acknowledged provisioning, deletions of
+accounts and configuration changes are in the directory and config.db.
+
+Deletions are counted: each (POP3 DELE, IMAP STORE+EXPUNGE) removes one copy. A copy still
+there after an acknowledged deletion is either that deletion undone (a violation) or a
+duplicate a redelivery stored (a warning); the tree alone cannot tell them apart, so the
+checker reports a deletion undone only when no duplicate can explain the copy:
+
+- a copy that arrived after the last acknowledged deletion was invoked is a redelivery;
+- a duplicate can have been there for a deletion to remove only if a redelivery happened
+  between the delivery and the deletion, which takes a crash: a `fault` event in the history
+  between them, or more than one acknowledged deletion (the client saw several copies).
+
+A history written without fault events (a workload crashed by hand) is taken to have had none.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import bisect
+import math
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,44 +45,68 @@ from harness.history import (
     Delete,
     Deliver,
     Deprovision,
+    Event,
     Operation,
     Outcome,
     Provision,
-    operations,
+    read_history,
 )
 from harness.store import config as configdb
 from harness.store.records import Account, MsgRecord, Row, address_key
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """An operation and its position in the history (events and invokes in file order)."""
+
+    op: Operation
+    position: int
 
 
 @dataclass
 class Expectations:
     """What the history says must (and may) be in the tree."""
 
-    delivered: dict[tuple[str, str], Operation] = field(default_factory=dict)
+    delivered: dict[tuple[str, str], Placed] = field(default_factory=dict)
     """(address, Message-ID) -> the acknowledged delivery."""
-    maybe: set[tuple[str, str]] = field(default_factory=set)
-    deleted: dict[tuple[str, str], tuple[Outcome, int]] = field(default_factory=dict)
+    maybe: dict[tuple[str, str], Placed] = field(default_factory=dict)
+    """(address, Message-ID) -> a delivery of unknown outcome (present or absent)."""
+    deleted: dict[tuple[str, str], list[Placed]] = field(default_factory=dict)
+    """(address, Message-ID) -> its deletions that did not fail (acknowledged or unknown)."""
+    faults: list[int] = field(default_factory=list)
+    """Positions of the history's fault events, in order."""
     accounts_added: dict[str, Operation] = field(default_factory=dict)
     accounts_gone: dict[str, tuple[Outcome, int]] = field(default_factory=dict)
     config: dict[str, tuple[str, set[str], int]] = field(default_factory=dict)
     """key -> (last acknowledged value, values an unknown later change may have left)."""
     message_ids: set[str] = field(default_factory=set)
 
+    def fault_between(self, first: int, last: int) -> bool:
+        """Is there a fault event after history position `first` and before `last`?"""
+        at = bisect.bisect_right(self.faults, first)
+        return at < len(self.faults) and self.faults[at] < last
+
 
 def expectations(history: Path) -> Expectations:
     exp = Expectations()
-    for op in operations(history):
-        target, done = op.target, op.result
+    deleted: defaultdict[tuple[str, str], list[Placed]] = defaultdict(list)
+    for position, item in enumerate(read_history(history)):
+        if isinstance(item, Event):
+            if item.kind == "fault":
+                exp.faults.append(position)
+            continue
+        op, target, done = item, item.target, item.result
         if isinstance(target, Deliver):
             exp.message_ids.add(target.message_id)
             if op.outcome is Outcome.OK and isinstance(done, Deliver):
                 for address in done.accepted:
-                    exp.delivered[(address.lower(), target.message_id)] = op
+                    exp.delivered[(address.lower(), target.message_id)] = Placed(op, position)
             elif op.outcome is Outcome.UNKNOWN:
-                exp.maybe.update((a.lower(), target.message_id) for a in target.recipients)
+                for address in target.recipients:
+                    exp.maybe[(address.lower(), target.message_id)] = Placed(op, position)
         elif isinstance(target, Delete) and op.outcome is not Outcome.FAIL:
             for message_id in target.message_ids:
-                exp.deleted[(target.address.lower(), message_id)] = (op.outcome, op.index)
+                deleted[(target.address.lower(), message_id)].append(Placed(op, position))
         elif isinstance(target, Provision) and op.outcome is Outcome.OK:
             exp.accounts_added[target.address.lower()] = op
         elif isinstance(target, Deprovision) and op.outcome is not Outcome.FAIL:
@@ -79,6 +117,7 @@ def expectations(history: Path) -> Expectations:
                 exp.config[target.key] = (target.value, set(), op.index)
             else:
                 exp.config[target.key] = (last, maybe | {target.value}, index)
+    exp.deleted = dict(deleted)
     return exp
 
 
@@ -99,47 +138,91 @@ def check_history(ctx: CheckContext, history: Path) -> Iterator[Finding]:
 
     yield from _accounts(exp, mailbox_of)
     found = _found(ctx, exp.message_ids)
-    for (address, message_id), op in sorted(exp.delivered.items()):
+    for (address, message_id), delivery in sorted(exp.delivered.items()):
         mailbox = mailbox_of(address)
         if mailbox is None:
             ctx.stats["history_skipped_no_account"] += 1
             continue
-        copies = found.get((mailbox, message_id), 0)
-        deletion = exp.deleted.get((address, message_id))
+        arrivals = found.get((mailbox, message_id), [])
+        deletions = exp.deleted.get((address, message_id), [])
         ctx.stats["history_acknowledged"] += 1
-        if copies == 0 and deletion is None:
+        if not arrivals and not deletions:
+            op = delivery.op
             yield AcknowledgedMessageLost(
                 f"{mailbox}:{message_id}",
                 f"to {address}, acknowledged at {op.completed.wall if op.completed else 0:.3f}",
                 op=op.index,
             )
-        elif copies > 0 and deletion is not None and deletion[0] is Outcome.OK:
-            yield AcknowledgedDeleteUndone(
-                f"{mailbox}:{message_id}", f"mailbox of {address}", op=deletion[1]
-            )
-        elif copies > 1:
-            yield DuplicateDelivery(f"{mailbox}:{message_id}", f"{copies} copies for {address}")
-    for address, message_id in sorted(exp.maybe):
+        else:
+            yield from _copies(exp, (address, message_id), mailbox, arrivals, delivery)
+    for (address, message_id), delivery in sorted(exp.maybe.items()):
         mailbox = mailbox_of(address)
-        present = mailbox is not None and found.get((mailbox, message_id), 0) > 0
-        ctx.stats["history_unknown_present" if present else "history_unknown_absent"] += 1
+        arrivals = found.get((mailbox, message_id), []) if mailbox is not None else []
+        ctx.stats["history_unknown_present" if arrivals else "history_unknown_absent"] += 1
+        if mailbox is not None and arrivals:
+            yield from _copies(exp, (address, message_id), mailbox, arrivals, delivery)
     yield from _config(ctx, exp)
 
 
-def _found(ctx: CheckContext, message_ids: set[str]) -> Counter[tuple[str, str]]:
-    """(mailbox, Message-ID) -> number of rows, for the history's messages only."""
+def _copies(
+    exp: Expectations,
+    key: tuple[str, str],
+    mailbox: str,
+    arrivals: list[int],
+    delivery: Placed,
+) -> Iterator[Finding]:
+    """A duplicate or an undone deletion, judged from the copies there and the deletions.
+
+    `key` is (address, Message-ID); `arrivals` the arrival time (whole seconds) of each copy
+    of it in `mailbox`.
+    """
+    address, message_id = key
+    subject = f"{mailbox}:{message_id}"
+    acked = [d for d in exp.deleted.get(key, []) if d.op.acknowledged]
+    if not acked:
+        if len(arrivals) > 1:
+            yield DuplicateDelivery(
+                subject, f"{len(arrivals)} copies for {address}", op=delivery.op.index
+            )
+        return
+    if not arrivals:
+        return
+    last = max(acked, key=lambda d: d.position)
+    older = [a for a in arrivals if a < math.floor(last.op.invoked.wall)]
+    deletions = ", ".join(str(d.op.index) for d in acked)
+    if not older:  # every copy came after the deletions: delivered again
+        yield DuplicateDelivery(
+            subject,
+            f"{len(arrivals)} copies for {address} delivered again after the acknowledged "
+            f"deletion(s) (op {deletions})",
+            op=delivery.op.index,
+        )
+    elif len(acked) > 1 or exp.fault_between(delivery.position, last.position):
+        yield DuplicateDelivery(
+            subject,
+            f"{len(arrivals)} copies for {address} left after {len(acked)} acknowledged "
+            f"deletion(s) (op {deletions}): a redelivery stored more than one, unless a "
+            "deletion did not last",
+            op=delivery.op.index,
+        )
+    else:
+        yield AcknowledgedDeleteUndone(subject, f"mailbox of {address}", op=last.op.index)
+
+
+def _found(ctx: CheckContext, message_ids: set[str]) -> dict[tuple[str, str], list[int]]:
+    """(mailbox, Message-ID) -> arrival time of each row, for the history's messages only."""
     by_msgid: dict[str, str] = {}
     for key, value in items(ctx.stores.handle("msgid", "msgid.db")):
         record = MsgRecord.decode(key, value)
         if record.header_id in message_ids:
             by_msgid[record.msgid] = record.header_id
-    found: Counter[tuple[str, str]] = Counter()
+    found: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
     for key, value in items(ctx.stores.handle("mbox", "rows.db")):
         row = Row.decode(key, value)
         header_id = by_msgid.get(row.msgid)
         if header_id is not None:
-            found[(row.key.mailbox, header_id)] += 1
-    return found
+            found[(row.key.mailbox, header_id)].append(row.arrival)
+    return dict(found)
 
 
 def _accounts(exp: Expectations, resolve: Callable[[str], str | None]) -> Iterator[Finding]:
