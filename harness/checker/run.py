@@ -92,8 +92,12 @@ def run_check(
         from harness.manifest import validate_manifest
 
         validate_manifest(against)
-    if history is not None and not history.is_file():
-        raise NotAnInstallation(f"no history at {history}")
+    if history is not None:
+        if not history.is_file():
+            raise NotAnInstallation(f"no history at {history}")
+        from harness.history import validate_history
+
+        validate_history(history)  # a malformed line is bad input, refused before any check
     started = time.monotonic()
     report = CheckReport(str(layout.root), against=str(against) if against else None)
     with tempfile.TemporaryDirectory(prefix="firedrill-check-") as scratch:
