@@ -6,19 +6,14 @@ acknowledged, so an acknowledged change survives a crash.
 
 from __future__ import annotations
 
-import asyncio
-
 from harness.errors import FiredrillError
-from harness.servers.service import Service
-from harness.servers.wire import Reply, Request, WireError, serve_wire
+from harness.servers.service import WireService
+from harness.servers.wire import Reply, Request, WireError
 from harness.store.config import ConfigKey, load, save
 
 
-class ConfigurationServer(Service):
+class ConfigurationServer(WireService):
     program = "confserv"
-
-    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_wire(reader, writer, self.handle, quiet=self.draining)
 
     async def handle(self, request: Request) -> Reply:
         args = request.args

@@ -8,7 +8,6 @@ before its mailbox.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import replace
@@ -16,8 +15,8 @@ from typing import Any
 
 from harness.errors import AlreadyExists, NotFound
 from harness.servers.backend import BackendUnavailable
-from harness.servers.service import Service
-from harness.servers.wire import Reply, Request, WireClient, WireError, serve_wire
+from harness.servers.service import WireService
+from harness.servers.wire import Reply, Request, WireClient, WireError
 from harness.store.directory import Directory
 from harness.store.passwords import hash_password
 from harness.store.records import Account, MailboxStatus
@@ -41,7 +40,7 @@ def account_json(account: Account) -> dict[str, Any]:
     }
 
 
-class DirectoryServer(Service):
+class DirectoryServer(WireService):
     program = "dirserv"
 
     async def open(self) -> None:
@@ -59,9 +58,6 @@ class DirectoryServer(Service):
 
     async def _checkpoint(self) -> None:
         self.directory.checkpoint()
-
-    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_wire(reader, writer, self.handle, quiet=self.draining)
 
     async def handle(self, request: Request) -> Reply:
         args = request.args

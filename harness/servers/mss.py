@@ -7,12 +7,11 @@ also remove logs no longer needed) and purges run periodically and at drain/stop
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from harness.errors import AlreadyExists, NotFound, StoreError
-from harness.servers.service import Service
-from harness.servers.wire import Reply, Request, WireError, serve_wire
+from harness.servers.service import WireService
+from harness.servers.wire import Reply, Request, WireError
 from harness.store.messagestore import MessageStore, Target
 from harness.store.records import FolderMeta, Row, RowKey, parse_flags
 from harness.topology import setting
@@ -42,7 +41,7 @@ def folder_json(meta: FolderMeta) -> dict[str, Any]:
     }
 
 
-class MessageStoreServer(Service):
+class MessageStoreServer(WireService):
     program = "mss"
 
     async def open(self) -> None:
@@ -59,9 +58,6 @@ class MessageStoreServer(Service):
 
     async def _purge(self) -> None:
         self.store.purge()
-
-    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_wire(reader, writer, self.handle, quiet=self.draining)
 
     async def handle(self, request: Request) -> Reply:
         op = _OPS.get(request.op)

@@ -28,6 +28,7 @@ from typing import IO
 
 from harness.errors import FiredrillError
 from harness.layout import Layout
+from harness.servers.wire import Reply, Request, serve_wire
 from harness.store.config import ConfigDB, load
 from harness.topology import Endpoint, endpoint, setting
 
@@ -218,3 +219,14 @@ class Service:
             self._sessions.discard(task)
             if not writer.is_closing():
                 writer.close()
+
+
+class WireService(Service):
+    """A server of the internal wire protocol (mss, dirserv, confserv): every request of every
+    session goes to `handle`; a draining server answers the requests of open sessions."""
+
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_wire(reader, writer, self.handle, quiet=self.draining)
+
+    async def handle(self, request: Request) -> Reply:
+        raise NotImplementedError
