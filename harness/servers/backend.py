@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from harness.errors import NotFound
+from harness.errors import FiredrillError, NotFound
 from harness.store.records import Account, Flag, FolderMeta, Row
 
 
-class BackendUnavailable(Exception):
+class BackendUnavailable(FiredrillError):
     """The directory or the message store cannot be reached (answer with a temporary error)."""
 
 

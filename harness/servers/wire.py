@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import FiredrillError
 from harness.servers.backend import BackendUnavailable
 
 log = logging.getLogger("firedrill.wire")
@@ -21,7 +22,7 @@ MAX_HEADER = 1024 * 1024
 MAX_PAYLOAD = 64 * 1024 * 1024
 
 
-class WireError(Exception):
+class WireError(FiredrillError):
     """A request the server refused: `code` is notfound, exists, invalid or internal."""
 
     def __init__(self, code: str, message: str) -> None:
