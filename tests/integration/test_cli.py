@@ -57,9 +57,11 @@ WRITING_COMMANDS = [
     (IMCTRL, ["stop", "allservers"]),
     (IMCTRL, ["drain", "allservers"]),
     (IMCTRL, ["restart", "allservers"]),
+    (FIREDRILL, ["workload", "--history", "/nonexistent/firedrill-h.jsonl", "--seconds", "1"]),
 ]
-"""Every command that writes into a --root it is given (firedrill's others only read it, write
-elsewhere, or make their own sandboxes: `workload` writes its history where it is told)."""
+"""Every command that writes into a --root it is given (`workload` keeps the credentials of the
+accounts it provisions there); firedrill's others only read it, write elsewhere, or make their
+own sandboxes."""
 _IDS = [f"{m.rsplit('.', 1)[-1]}-{'-'.join(a)}" for m, a in WRITING_COMMANDS]
 
 
