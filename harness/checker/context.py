@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from harness.checker.databases import ScratchStores
 from harness.checker.findings import Skipped
+from harness.checker.refcounts import RefCounts
 from harness.layout import Layout
 
 
@@ -16,7 +17,7 @@ class CheckContext:
     stores: ScratchStores
     progress: bool = False
     skipped: list[Skipped] = field(default_factory=list)
-    refs: Counter[str] | None = None
+    refs: RefCounts | None = None
     """msgid -> number of rows pointing at it, filled by the row check for the record check."""
     stats: Counter[str] = field(default_factory=Counter)
 

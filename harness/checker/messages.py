@@ -6,7 +6,7 @@ while a small pool of threads hashes their files ahead, and msgfiles/ is walked 
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +28,7 @@ from harness.checker.findings import (
     StoreMissing,
     UidAboveNext,
 )
+from harness.checker.refcounts import RefCounts
 from harness.progress import Progress
 from harness.store.msgfiles import MessageFiles, digest_file, is_temporary
 from harness.store.records import Flag, FolderMeta, MsgRecord, Row
@@ -44,14 +45,14 @@ def check_rows(ctx: CheckContext) -> Iterator[Finding]:
     records_ok = ctx.stores.readable("msgid/msgid.db")
     rows_db = ctx.stores.handle("mbox", "rows.db")
     folders_db = ctx.stores.handle("mbox", "folders.db")
-    refs: Counter[str] = Counter()
+    refs = RefCounts()
     row_iter = _Peek(Row.decode(k, v) for k, v in items(rows_db))
     for key, value in items(folders_db):
         meta = FolderMeta.decode(key, value)
         prefix = (meta.mailbox, meta.folder)
         while (row := row_iter.peek()) is not None and (row.key.mailbox, row.key.folder) < prefix:
             next(row_iter)
-            refs[row.msgid] += 1
+            refs.add(row.msgid)
             yield RowWithoutFolder(str(row.key), "no folder record for this row")
             if records_ok and records.get(row.msgid.encode()) is None:
                 yield DanglingRow(
@@ -61,7 +62,7 @@ def check_rows(ctx: CheckContext) -> Iterator[Finding]:
         while (row := row_iter.peek()) is not None and (row.key.mailbox, row.key.folder) == prefix:
             next(row_iter)
             ctx.stats["rows"] += 1
-            refs[row.msgid] += 1
+            refs.add(row.msgid)
             count, size, unseen = count + 1, size + row.size, unseen + (Flag.SEEN not in row.flags)
             if row.key.uid >= meta.uidnext:
                 yield UidAboveNext(str(row.key), f"uidnext of the folder is {meta.uidnext}")
@@ -76,7 +77,7 @@ def check_rows(ctx: CheckContext) -> Iterator[Finding]:
                 f"rows say {count}/{size}/{unseen}",
             )
     for row in row_iter:
-        refs[row.msgid] += 1
+        refs.add(row.msgid)
         yield RowWithoutFolder(str(row.key), "no folder record for this row")
     ctx.refs = refs
 
@@ -99,7 +100,7 @@ def check_records(ctx: CheckContext) -> Iterator[Finding]:
     with Progress("verify messages", total=total, unit="msg", enabled=ctx.progress) as bar:
         for record, result in _hashed(records, ctx.layout.root, verify_files):
             bar.advance()
-            used = refs.pop(record.msgid, 0) if refs is not None else None
+            used = refs.count(record.msgid) if refs is not None else None
             if used is not None and record.refcount < used:
                 yield RefcountLow(record.msgid, f"refcount {record.refcount}, {used} rows")
             elif used is not None and record.refcount > used:
