@@ -6,6 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -13,7 +17,7 @@ import pytest
 
 from harness.drill.catalogue import catalogue, with_custom_commands
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
-from harness.drill.scenario import Scenario, load_scenario
+from harness.drill.scenario import CATEGORY, Scenario, load_scenario
 from harness.drill.verdict import Verdict
 from harness.report.schema import validate
 from tests.support.interrupt import interrupt_drill
@@ -41,13 +45,83 @@ def _custom(name: str, backup: str, restore: str) -> Scenario:
     return with_custom_commands(scenario, str(PROCEDURES / backup), str(PROCEDURES / restore))
 
 
-def _no_leftover_processes(marker: str) -> None:
-    left = [
-        p.info
-        for p in psutil.process_iter(["pid", "cmdline"])
-        if marker in " ".join(p.info["cmdline"] or []) and p.pid != os.getpid()
-    ]
-    assert left == []
+def _processes_with(marker: str) -> list[str]:
+    """`pid: command line` of every process whose command line (/proc/*/cmdline) holds `marker`,
+    but this one and those that started it (a shell whose command mentions the marker)."""
+    ours = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) in ours:
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        line = " ".join(a.decode(errors="replace") for a in argv if a)
+        if marker in line:
+            found.append(f"{proc.name}: {line}")
+    return found
+
+
+def _sandboxes(name: str) -> set[Path]:
+    """The drill sandboxes of scenario `name` that exist now: tempdir/firedrill-<name>-*."""
+    return set(Path(tempfile.gettempdir()).glob(f"firedrill-{name}-*"))
+
+
+def _sandbox_of(result: DrillResult) -> str:
+    """The drill's own sandbox, tempdir/firedrill-<name>-XXXXXXXX, when its report names a path
+    in it (the checked root, the backup directory); else the sandbox prefix of its scenario.
+    Servers run with `--root <sandbox>/intermail`: the exact sandbox is not mistaken for a
+    drill of the same scenario someone else runs meanwhile."""
+    report = result.report
+    prefix = str(Path(tempfile.gettempdir()) / f"firedrill-{report['scenario']['name']}-")
+    for where in (
+        (report.get("check") or {}).get("root"),
+        (report.get("backup") or {}).get("directory"),
+    ):
+        if where:
+            assert str(where).startswith(prefix), (where, prefix)
+            return str(Path(where).parent)
+    return prefix
+
+
+def _leftovers(result: DrillResult, before: set[Path], *markers: str) -> list[str]:
+    """What the drill left behind: processes whose command line holds its sandbox or one of
+    `markers`, and its sandbox directory (a sandbox of the scenario not in `before`)."""
+    sandbox = _sandbox_of(result)
+    left = [p for marker in (sandbox, *markers) for p in _processes_with(marker)]
+    if sandbox.endswith("-"):
+        left += [str(p) for p in _sandboxes(result.report["scenario"]["name"]) - before]
+    elif Path(sandbox).exists():
+        left.append(sandbox)
+    return left
+
+
+def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
+    tmp_path: Path,
+) -> None:
+    before = _sandboxes("leftover-probe")
+    sandbox = Path(tempfile.mkdtemp(prefix="firedrill-leftover-probe-"))
+    root = sandbox / "intermail"
+    result = DrillResult(
+        Verdict.PASS,
+        tmp_path,
+        {"scenario": {"name": "leftover-probe"}, "check": {"root": str(root)}},
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "mss", "--root", str(root)]
+    )
+    try:
+        left = _leftovers(result, before)
+        assert [line for line in left if line.startswith(f"{server.pid}: ")], left
+        assert str(sandbox) in left
+        unnamed = {"scenario": {"name": "leftover-probe"}}  # a drill whose backup failed
+        assert str(sandbox) in _leftovers(dataclasses.replace(result, report=unnamed), before)
+    finally:
+        server.kill()
+        server.wait()
+        shutil.rmtree(sandbox)
+    assert _leftovers(result, before) == []
 
 
 @pytest.mark.parametrize("seed", [3])  # seeds 1 and 2 run in the selftest test
@@ -60,8 +134,10 @@ def test_every_catalogue_scenario_passes_with_its_procedure(
         scenario = dataclasses.replace(
             scenario, population=dataclasses.replace(scenario.population, tier="XS")
         )
+    before = _sandboxes(scenario.name)
     result = _drill(scenario, tmp_path, seed)
     assert result.verdict is Verdict.PASS, (result.report["reasons"], result.report["error"])
+    assert _leftovers(result, before) == []
     report = json.loads((result.report_dir / "report.json").read_text())
     assert report["verdict"] == "pass" and report["seed"] == seed
     assert validate(report) == []
@@ -82,7 +158,10 @@ def test_every_catalogue_scenario_passes_with_its_procedure(
         # every spooled message is delivered unless its recipient was deleted before the
         # backup (the MTA then bounces it); losses are judged by the history check above
         assert 0 < metrics["spooled_delivered_after_recovery"] <= metrics["spooled_at_backup"]
-    _no_leftover_processes(str(result.report_dir))
+    if CATEGORY[scenario.disaster.kind] in ("data corruption", "operator error"):
+        # the damage must be seen before the restore: a disaster the checker misses fails here
+        assert metrics["detected"] and metrics["detection_seconds"] is not None, metrics
+        assert "disaster-undetected" not in {f["kind"] for f in report["findings"]}
 
 
 def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
@@ -134,22 +213,48 @@ def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
         f'[backup]\nprocedure = "custom"\nbackup_cmd = "{command}"\n'
         'restore_cmd = "true"\ntimeout = 3\n[disaster]\nkind = "lose-tree"\n'
     )
+    before = _sandboxes("broken")
     result = _drill(load_scenario(scenario_file), tmp_path)
     assert result.verdict is Verdict.FAIL
     failed = [f for f in result.report["findings"] if f["kind"] == "procedure-failed"]
     assert len(failed) == 1 and words in failed[0]["detail"]
     if "exit" in words:
         assert "disk full" in str(result.report["procedure_output"])
-    _no_leftover_processes("sleep 607")
-    _no_leftover_processes(str(result.report_dir))
-    _no_leftover_processes("firedrill-broken-")
+    assert _leftovers(result, before, "sleep 607") == []
+
+
+@pytest.mark.parametrize(
+    ("command", "words", "output"),
+    [
+        ("sh -c 'echo reading tape 1; echo tape unreadable >&2; exit 3'", "exited 3", "unreadable"),
+        ("sh -c 'echo rewinding tape 1; sleep 611'", "timed out", "rewinding"),
+    ],
+    ids=["fails", "hangs"],
+)
+def test_a_failing_or_hanging_restore_fails_the_drill_with_its_output_and_leaves_no_process(
+    command: str, words: str, output: str, tmp_path: Path
+) -> None:
+    name = f"restore-{words.split()[0]}"
+    scenario_file = tmp_path / f"{name}.toml"
+    scenario_file.write_text(
+        "[traffic]\nbefore_backup = 1\nafter_backup = 1\n"
+        f'[backup]\nprocedure = "custom"\nbackup_cmd = "{PROCEDURES / "good-backup.sh"}"\n'
+        f'restore_cmd = "{command}"\ntimeout = 15\n'
+        '[disaster]\nkind = "empty-mailbox"\n'
+    )
+    before = _sandboxes(name)
+    result = _drill(load_scenario(scenario_file), tmp_path)
+    assert result.verdict is Verdict.FAIL, (result.report["reasons"], result.report["error"])
+    assert result.report["backup"] is not None and result.report["restore"] is None
+    failed = [f for f in result.report["findings"] if f["kind"] == "procedure-failed"]
+    assert [f["id"] for f in failed] == ["restore"] and words in failed[0]["detail"], failed
+    assert output in str(result.report["procedure_output"])
+    assert _leftovers(result, before, "sleep 611") == []
 
 
 def test_ctrl_c_in_the_middle_of_a_drill_cleans_up_and_keeps_the_report(tmp_path: Path) -> None:
-    import tempfile
-
     before = set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*"))
     report = interrupt_drill(tmp_path, "machine-crash", settle=1.0)
     assert report["verdict"] == "unknown"
     assert set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*")) == before
-    _no_leftover_processes("firedrill-machine-crash-")
+    assert _processes_with(str(Path(tempfile.gettempdir()) / "firedrill-machine-crash-")) == []
