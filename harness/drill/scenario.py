@@ -8,7 +8,7 @@
                   mss_down = false   (stop the MSS first so mail waits in the spool)
     [disaster]    kind = ..., servers = [...], path = "...", count = 1, during_backup = false,
                   delay = 0.2   (only with during_backup: seconds into the backup)
-    [recovery]    action = "auto" | "restart" | "restore"
+    recovery = "auto" | "restart" | "restore"   (a top-level key; auto: what the disaster needs)
     [expect]      loss = "none" (restart) | "after-backup" (restore), rto_target,
                   rpo_target_seconds, rpo_target_messages (targets > 0), fail_on_targets = false
 
