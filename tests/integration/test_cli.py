@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,28 +13,9 @@ from harness.cli.firedrill import main
 from harness.history import HistoryWriter, Outcome, Provision
 from harness.layout import Layout
 from harness.store.directory import Directory
+from tests.support.cli import FIREDRILL, IMCTRL, firedrill, run_module
 
 pytestmark = pytest.mark.integration
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli.firedrill", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def _run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _entries(root: Path) -> dict[str, bytes | None]:
@@ -47,8 +26,6 @@ def _entries(root: Path) -> dict[str, bytes | None]:
     }
 
 
-FIREDRILL = "harness.cli.firedrill"
-IMCTRL = "harness.cli.imctrl"
 WRITING_COMMANDS = [
     (FIREDRILL, ["init"]),
     (FIREDRILL, ["populate", "--tier", "XS"]),
@@ -74,7 +51,7 @@ def test_writing_commands_refuse_a_non_empty_root_without_marker(
     (root / "important.txt").write_text("do not touch\n")
     (root / "db").mkdir()
     before = _entries(root)
-    done = _run_module(module, *command, "--root", str(root))
+    done = run_module(module, *command, "--root", str(root))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "refusing" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
@@ -108,7 +85,7 @@ def test_writing_commands_refuse_an_installation_without_marker(
 ) -> None:
     root = unmarked_xs.root
     before = _entries(root)
-    done = _run_module(module, *command, "--root", str(root))
+    done = run_module(module, *command, "--root", str(root))
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.count("\n") == 1 and "refusing" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
@@ -117,7 +94,7 @@ def test_writing_commands_refuse_an_installation_without_marker(
 
 def test_imctrl_status_reads_an_installation_without_marker(unmarked_xs: Layout) -> None:
     before = _entries(unmarked_xs.root)
-    done = _run_module(IMCTRL, "status", "--root", str(unmarked_xs.root), "--json")
+    done = run_module(IMCTRL, "status", "--root", str(unmarked_xs.root), "--json")
     assert done.returncode == 0, done.stderr
     assert {row["state"] for row in json.loads(done.stdout)} == {"stopped"}
     assert _entries(unmarked_xs.root) == before
@@ -126,7 +103,7 @@ def test_imctrl_status_reads_an_installation_without_marker(unmarked_xs: Layout)
 def test_writing_commands_refuse_a_file_as_root(tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_text("x")
-    done = _run("init", "--root", str(target))
+    done = firedrill("init", "--root", str(target))
     assert done.returncode == 2 and "not a directory" in done.stderr
     assert target.read_text() == "x"
 
@@ -139,7 +116,7 @@ def test_writing_commands_refuse_a_file_as_root(tmp_path: Path) -> None:
 def test_a_file_as_root_is_not_a_directory(module: str, command: list[str], tmp_path: Path) -> None:
     target = tmp_path / "file"
     target.write_text("x")
-    done = _run_module(module, *command, "--root", str(target))
+    done = run_module(module, *command, "--root", str(target))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "is not a directory" in done.stderr, done.stderr
     assert "does not exist" not in done.stderr and target.read_text() == "x"
@@ -165,24 +142,24 @@ def test_init_creates_the_tree_with_its_marker(tmp_path: Path) -> None:
 
 
 def test_check_on_a_missing_root_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    done = _run("check", "--root", str(tmp_path / "nowhere"))
+    done = firedrill("check", "--root", str(tmp_path / "nowhere"))
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_check_against_a_missing_manifest_is_exit_2(golden_xs: Layout, tmp_path: Path) -> None:
-    done = _run("check", "--root", str(golden_xs.root), "--against", str(tmp_path / "none"))
+    done = firedrill("check", "--root", str(golden_xs.root), "--against", str(tmp_path / "none"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
 
 
 def test_populate_twice_refuses_then_force_repopulates(tmp_path: Path) -> None:
     root = tmp_path / "im"
-    assert _run("populate", "--root", str(root), "--tier", "XS", "--quiet").returncode == 0
-    again = _run("populate", "--root", str(root), "--tier", "XS", "--quiet")
+    assert firedrill("populate", "--root", str(root), "--tier", "XS", "--quiet").returncode == 0
+    again = firedrill("populate", "--root", str(root), "--tier", "XS", "--quiet")
     assert again.returncode == 2 and "already populated" in again.stderr
     assert (
-        _run(
+        firedrill(
             "populate", "--root", str(root), "--tier", "XS", "--quiet", "--force", "--seed", "3"
         ).returncode
         == 0
@@ -202,7 +179,7 @@ def test_same_seed_gives_byte_identical_message_files(tmp_path: Path) -> None:
     roots = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
     for root, seed in zip(roots, ("5", "5", "6"), strict=True):
         assert (
-            _run(
+            firedrill(
                 "populate", "--root", str(root), "--tier", "XS", "--seed", seed, "--quiet"
             ).returncode
             == 0

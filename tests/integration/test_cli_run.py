@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.drill.catalogue import catalogue
+from tests.support.cli import firedrill
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +32,6 @@ loss = "after-backup"
 """
 
 
-def _firedrill(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli.firedrill", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        cwd=cwd,
-    )
-
-
 def _scenario(directory: Path, name: str, kind: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.toml"
@@ -58,7 +47,7 @@ def _reports(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
 
 
 def test_list_prints_one_line_per_catalogue_scenario() -> None:
-    done = _firedrill("list")
+    done = firedrill("list")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     names = [p.stem for p in catalogue()]
@@ -68,7 +57,7 @@ def test_list_prints_one_line_per_catalogue_scenario() -> None:
 
 def test_run_of_a_passing_xs_scenario_exits_0_and_prints_its_report(tmp_path: Path) -> None:
     scenario = _scenario(tmp_path, "quick-deletes-account", "delete-account")
-    done = _firedrill("run", str(scenario), "--quiet", "--report-dir", str(tmp_path / "r"))
+    done = firedrill("run", str(scenario), "--quiet", "--report-dir", str(tmp_path / "r"))
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert done.stdout.startswith("PASS: quick-deletes-account")
     (report,) = _reports(done)
@@ -88,7 +77,7 @@ def test_run_with_custom_commands_passes_a_good_procedure_and_fails_a_flawed_one
     backup: str, restore: str, code: int, finding: str | None, tmp_path: Path
 ) -> None:
     scenario = _scenario(tmp_path, "quick-damaged-config", "damage-config")
-    done = _firedrill(
+    done = firedrill(
         "run",
         str(scenario),
         "--quiet",
@@ -116,7 +105,7 @@ def test_run_all_runs_every_scenario_of_the_scenarios_directory_where_it_is_star
     tmp_path: Path,
 ) -> None:
     _scenario(tmp_path / "scenarios", "only-one", "empty-mailbox")
-    done = _firedrill("run", "--all", "--quiet", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    done = firedrill("run", "--all", "--quiet", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert done.returncode == 0, (done.stdout, done.stderr)
     (report,) = _reports(done)
     assert report["verdict"] == "pass"
@@ -128,7 +117,7 @@ def test_run_all_runs_every_scenario_of_the_scenarios_directory_where_it_is_star
 def test_run_all_validates_every_scenario_before_the_first_drill(tmp_path: Path) -> None:
     _scenario(tmp_path / "scenarios", "a-good-one", "empty-mailbox")
     (tmp_path / "scenarios" / "b-bad-one.toml").write_text('[traffic]\nrate = "fast"\n')
-    done = _firedrill("run", "--all", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    done = firedrill("run", "--all", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert done.returncode == 2
     assert "b-bad-one.toml" in done.stderr and "traffic.rate" in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
@@ -137,7 +126,7 @@ def test_run_all_validates_every_scenario_before_the_first_drill(tmp_path: Path)
 
 def test_run_of_a_name_with_all_is_refused_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "scenarios").mkdir()  # were the name ignored, --all would run nothing here
-    done = _firedrill("run", "default", "--all", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    done = firedrill("run", "default", "--all", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "'default'" in done.stderr
     assert "--all" in done.stderr and "Traceback" not in done.stderr

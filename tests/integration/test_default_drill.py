@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.report.schema import validate
+from tests.support.cli import firedrill
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_default_drill_passes_at_tier_s(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.cli.firedrill", "run", "--report-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = firedrill("run", "--report-dir", str(tmp_path), timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     verdict = re.search(r"^PASS: default \(RTO [0-9.]+s", done.stdout, re.M)
