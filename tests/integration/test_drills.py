@@ -108,8 +108,10 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
         tmp_path,
         {"scenario": {"name": "leftover-probe"}, "check": {"root": str(root)}},
     )
+    # Sleeps long: under heavy disk load reading /proc/*/cmdline can stall for a minute, and
+    # the planted process must still be there when it is looked for (it is killed below).
     server = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", "mss", "--root", str(root)]
+        [sys.executable, "-c", "import time; time.sleep(900)", "mss", "--root", str(root)]
     )
     try:
         left = _leftovers(result, before)
