@@ -82,6 +82,23 @@ def test_same_seed_and_index_give_identical_bytes(factory: MailFactory) -> None:
     assert twin.message_id(7) == factory.message_id(7)
 
 
+def test_messages_and_people_do_not_depend_on_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faker's date helpers draw from [1970, now]: a seed would give other subjects a second
+    later (seen: "Meeting on Monday at 02:21" / "02:22" from two runs of the same seed)."""
+    import faker.providers.date_time
+
+    from fixtures.people import generate
+
+    def clock_bound(*args: object, **kwargs: object) -> float:
+        raise AssertionError("a Faker helper that depends on the current time was used")
+
+    monkeypatch.setattr(faker.providers.date_time.Provider, "unix_time", clock_bound)
+    factory = MailFactory(77)
+    for index in range(200):
+        compose(factory, index, 700 + 131 * index)
+    assert len(list(generate(30, seed=77, created=1_700_000_000))) == 30
+
+
 def test_different_seeds_give_different_messages(factory: MailFactory) -> None:
     other = MailFactory(4321)
     assert compose(factory, 5, 5000) != compose(other, 5, 5000)
