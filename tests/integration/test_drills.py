@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psutil
@@ -114,8 +115,15 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
         [sys.executable, "-c", "import time; time.sleep(900)", "mss", "--root", str(root)]
     )
     try:
-        left = _leftovers(result, before)
-        assert [line for line in left if line.startswith(f"{server.pid}: ")], left
+        deadline = time.monotonic() + 60
+        while True:  # a process just started can be missing from a /proc scan on a busy host
+            left = _leftovers(result, before)
+            planted = [line for line in left if line.startswith(f"{server.pid}: ")]
+            if planted or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        alive = server.poll() is None
+        assert planted, (left, alive, alive and psutil.Process(server.pid).cmdline())
         assert str(sandbox) in left
         unnamed = {"scenario": {"name": "leftover-probe"}}  # a drill whose backup failed
         assert str(sandbox) in _leftovers(dataclasses.replace(result, report=unnamed), before)
