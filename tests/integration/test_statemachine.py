@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from fixtures.populate import populate
 from fixtures.tiers import tier
 from harness.drill.sequence import load_sequence
 from harness.layout import Layout
+from tests.support.cli import firedrill
 from tests.support.statemachine import PROFILES, DrillMachine
 
 pytestmark = pytest.mark.integration
@@ -59,21 +59,7 @@ def test_chapter13_keeps_every_invariant_at_every_step(template: Layout, tmp_pat
 
 
 def _run(path: Path, report_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli.firedrill",
-            "run",
-            str(path),
-            "--report-dir",
-            str(report_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
+    return firedrill("run", str(path), "--report-dir", str(report_dir), cwd=REPO, timeout=300)
 
 
 def test_the_sequence_of_a_broken_restore_fails_and_the_correct_one_passes(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from harness.drill.catalogue import catalogue
 from harness.drill.scenario import load_scenario, parse_scenario
 from harness.errors import InvalidScenario
+from tests.support.cli import firedrill
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -159,21 +158,7 @@ def test_a_recorded_scenario_with_the_default_delay_still_parses_for_replay() ->
 
 def test_firedrill_run_with_a_bad_scenario_exits_2_with_one_line(tmp_path: Path) -> None:
     path = _write(tmp_path, '[traffic]\nrate = "fast"\n')
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli.firedrill",
-            "run",
-            str(path),
-            "--report-dir",
-            str(tmp_path / "r"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = firedrill("run", str(path), "--report-dir", str(tmp_path / "r"), timeout=60)
     assert done.returncode == 2
     assert "traffic.rate" in done.stderr and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
@@ -181,19 +166,5 @@ def test_firedrill_run_with_a_bad_scenario_exits_2_with_one_line(tmp_path: Path)
 
 
 def test_an_unknown_scenario_name_lists_the_catalogue(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli.firedrill",
-            "run",
-            "no-such",
-            "--report-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = firedrill("run", "no-such", "--report-dir", str(tmp_path), timeout=60)
     assert done.returncode == 2 and "default" in done.stderr
