@@ -42,9 +42,10 @@ from fixtures.populate import populate
 from fixtures.tiers import tier
 from harness import control
 from harness.accounts import lab_accounts
-from harness.drill.backend import Backend, LocalBackend
-from harness.drill.network import lease_network
-from harness.drill.probe import Answer, Credentials, answer, wait_until_serving
+from harness.environments.backend import Backend
+from harness.environments.local import LocalBackend
+from harness.environments.network import lease_network
+from harness.environments.probe import Answer, Credentials, answer, wait_until_serving
 from harness.layout import Layout
 from harness.store.config import load
 from harness.topology import PROGRAMS, endpoint, spec
@@ -132,7 +133,7 @@ def _all_ready(backend: Backend, layout: Layout) -> float:
 
 
 def starting(tier_name: str, scratch: Path, rounds: int) -> StartRun:
-    from harness.drill.containers import DockerBackend, remove_run
+    from harness.environments.containers import DockerBackend, remove_run
 
     root = scratch / f"start-{tier_name}" / "intermail"
     starts = {p: ServerStart(p) for p in PROGRAMS}
@@ -264,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = {p.strip() for p in args.parts.split(",")}
     if not parts <= {"drill", "start"}:
         parser.error("--parts takes drill and/or start")
-    from harness.drill.containers import DockerUnavailable, docker_client, require_image
+    from harness.environments.containers import DockerUnavailable, docker_client, require_image
 
     try:
         require_image(docker_client())

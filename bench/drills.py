@@ -58,13 +58,13 @@ from typing import Any
 from fixtures.populate import populate
 from fixtures.tiers import tier
 from harness.accounts import lab_accounts
-from harness.drill.backend import LocalBackend
-from harness.drill.network import lease_network
-from harness.drill.probe import Credentials, wait_until_serving
-from harness.drill.procedures import Chapter13, copy_path
 from harness.drill.runner import DrillOptions, run_drill
-from harness.drill.scenario import load_scenario
+from harness.environments.local import LocalBackend
+from harness.environments.network import lease_network
+from harness.environments.probe import Credentials, wait_until_serving
 from harness.layout import Layout
+from harness.procedures import Chapter13, copy_path
+from harness.scenarios.scenario import load_scenario
 from harness.workload.runner import endpoints_of
 
 REPO = Path(__file__).resolve().parent.parent

@@ -134,16 +134,8 @@ def start(
     the MTA, POP3 and IMAP), the servers of a tier together, each tier listening before the
     next starts.
 
-    `env` adds environment variables for the servers (e.g. an armed failpoint). Inside a drill
-    on the docker backend (FIREDRILL_DOCKER_RUN is set, e.g. for an operator's procedure that
-    calls `$IMCTRL start`), the servers start as that run's containers.
+    `env` adds environment variables for the servers (e.g. an armed failpoint).
     """
-    run_id = os.environ.get("FIREDRILL_DOCKER_RUN")
-    if run_id:
-        from harness.drill.containers import DockerBackend
-
-        DockerBackend(layout, run_id=run_id).start(names)
-        return
     config = load(layout.config)
     layout.logs.mkdir(parents=True, exist_ok=True)
     wanted = select(names)

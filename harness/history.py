@@ -117,6 +117,10 @@ def _decode(data: dict[str, Any]) -> Target:
     return KINDS[kind](**fields)
 
 
+def _seconds(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True, slots=True)
 class Stamp:
     """A moment on both clocks: monotonic for durations, wall for reports and RPO."""
@@ -127,6 +131,19 @@ class Stamp:
     @classmethod
     def now(cls) -> Stamp:
         return cls(time.monotonic(), time.time())
+
+    def to_json(self) -> dict[str, float]:
+        return {"mono": self.mono, "wall": self.wall}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Stamp:
+        """Raises ValueError unless `data` is {"mono": number, "wall": number}."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a moment is {{mono, wall}}, not {data!r}")
+        mono, wall = data.get("mono"), data.get("wall")
+        if not (_seconds(mono) and _seconds(wall)):
+            raise ValueError(f"a moment is {{mono, wall}} seconds, not {data!r}")
+        return cls(float(data["mono"]), float(data["wall"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
 """Manifests: what an installation held at one moment, to compare a restored tree against.
 
 A manifest is JSON lines: a header, then the sections `msg` (message id, size, digest), `row`
-(mailbox, folder, uid -> message id and flags), `acct` (the full directory entry) and `conf`
-(config.db keys), each in key order, then an `end` record with the counts (a manifest without
-it is truncated and refused). Comparison is a streaming merge of each section with the tree.
+(mailbox, folder, uid -> message id and flags), `acct` (the full directory entry), `conf`
+(config.db keys) and `spool` (queued mail), each in key order, then an `end` record with the
+counts (a manifest without it is truncated and refused). This module writes, reads and
+summarizes manifests; the comparison with a tree (invariant 7) is the checker's
+(`harness.checker.backup`), a streaming merge of each section with the tree's records (TREE).
 """
 
 from __future__ import annotations
@@ -13,29 +15,13 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from harness import __version__
-from harness.checker.context import CheckContext
 from harness.checker.databases import ScratchStores, items, open_scratch
-from harness.checker.findings import (
-    AccountChanged,
-    AccountLost,
-    AccountResurrected,
-    ConfigChanged,
-    ConfigKeyAdded,
-    ConfigKeyLost,
-    Finding,
-    MessageChanged,
-    MessageLost,
-    MessageResurrected,
-    RowChanged,
-    RowLost,
-    RowResurrected,
-)
 from harness.errors import ConfigSyntaxError, FiredrillError, ManifestError
 from harness.layout import Layout
 from harness.sandbox import require_installation
@@ -78,7 +64,7 @@ def _accounts(stores: ScratchStores) -> Iterator[Record]:
         yield {"t": "acct", "id": k.decode(), "entry": json.loads(v)}
 
 
-def _config(layout: Layout) -> Iterator[Record]:
+def config_records(layout: Layout) -> Iterator[Record]:
     if not layout.config.is_file():
         return  # a tree (or a backup) without config.db records no keys
     text = layout.config.read_text(encoding="utf-8", errors="surrogateescape")
@@ -102,11 +88,11 @@ def _spool(layout: Layout) -> Iterator[Record]:
         }
 
 
-_TREE: dict[str, tuple[Callable[[ScratchStores, Layout], Iterator[Record]], tuple[str, ...]]] = {
+TREE: dict[str, tuple[Callable[[ScratchStores, Layout], Iterator[Record]], tuple[str, ...]]] = {
     "msg": (lambda s, _: _messages(s), ("msgid/msgid.db",)),
     "row": (lambda s, _: _rows(s), ("mbox/rows.db",)),
     "acct": (lambda s, _: _accounts(s), ("entry/entry.db",)),
-    "conf": (lambda _, lay: _config(lay), ()),
+    "conf": (lambda _, lay: config_records(lay), ()),
     "spool": (lambda _, lay: _spool(lay), ()),
 }
 
@@ -125,7 +111,7 @@ def write_manifest(root: Path, output: Path) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="firedrill-manifest-") as scratch:
         stores = open_scratch(layout, Path(scratch))
         try:
-            for section, (_, needs) in _TREE.items():
+            for section, (_, needs) in TREE.items():
                 for name in needs:
                     if not stores.readable(name):
                         raise FiredrillError(
@@ -160,7 +146,7 @@ def _write_records(
         )
         + "\n"
     )
-    for section, (produce, _) in _TREE.items():
+    for section, (produce, _) in TREE.items():
         try:
             for record in produce(stores, layout):
                 out.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -172,7 +158,7 @@ def _write_records(
     os.fsync(out.fileno())
 
 
-# -- comparing -------------------------------------------------------------------------------
+# -- reading ---------------------------------------------------------------------------------
 
 
 _FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
@@ -186,7 +172,7 @@ _FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
 """The fields each record type must have, with their JSON types."""
 
 
-def _open_manifest(path: Path) -> Iterator[Record]:
+def open_manifest(path: Path) -> Iterator[Record]:
     """The records of a manifest, each checked as it is read.
 
     Raises ManifestError naming the file and line of the first record that is not valid JSON,
@@ -270,43 +256,7 @@ class _Order:
                 )
 
 
-def _merge(
-    left: Iterable[T],
-    right: Iterable[T],
-    key: Callable[[T], Any],
-) -> Iterator[tuple[T | None, T | None]]:
-    """Pairs of (manifest item, tree item) by key, both inputs sorted by it."""
-    li, ri = iter(left), iter(right)
-    a, b = next(li, None), next(ri, None)
-    while a is not None or b is not None:
-        if b is None or (a is not None and key(a) < key(b)):
-            yield a, None
-            a = next(li, None)
-        elif a is None or key(b) < key(a):
-            yield None, b
-            b = next(ri, None)
-        else:
-            yield a, b
-            a, b = next(li, None), next(ri, None)
-
-
-def _section(records: Iterator[Record], name: str, pending: list[Record]) -> Iterator[Record]:
-    """The manifest records of section `name` (sections come in SECTIONS order).
-
-    `pending` holds the one record read past the end of the previous section.
-    """
-    while True:
-        if not pending:
-            record = next(records, None)
-            if record is None:
-                return
-            pending.append(record)
-        if pending[0]["t"] != name:
-            return
-        yield pending.pop()
-
-
-def _row_sort(record: Record) -> bytes:
+def row_sort(record: Record) -> bytes:
     key = record["k"]
     if not (
         len(key) == 3
@@ -320,97 +270,11 @@ def _row_sort(record: Record) -> bytes:
 
 _SORT: dict[str, Callable[[Record], Any]] = {
     "msg": lambda r: r["id"],
-    "row": _row_sort,
+    "row": row_sort,
     "acct": lambda r: r["id"],
     "conf": lambda r: r["k"],
 }
 """The key each sorted section is in order of (the comparison merges on it)."""
-
-
-def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
-    """Findings for what the tree lost, changed or brought back since the manifest."""
-    records = _open_manifest(manifest)
-    pending: list[Record] = []
-    lost: dict[str, int] = {}
-    back: dict[str, int] = {}
-    back_headers: dict[str, str] = {}
-    message_findings: list[Finding] = []
-    stores = ctx.stores
-    tree_ok = {s: all(stores.readable(n) for n in needs) for s, (_, needs) in _TREE.items()}
-    if tree_ok["conf"]:
-        try:
-            list(_config(ctx.layout))
-        except (ConfigSyntaxError, OSError):
-            tree_ok["conf"] = False
-
-    def tree(section: str) -> Iterator[Record]:
-        return _TREE[section][0](stores, ctx.layout) if tree_ok[section] else iter(())
-
-    for section in SECTIONS:
-        if not tree_ok[section]:
-            ctx.skip(f"manifest {section}", "the tree's copy cannot be read (reported above)")
-            for _ in _section(records, section, pending):
-                pass
-            continue
-        mine = _section(records, section, pending)
-        if section == "spool":
-            spooled = {r["h"] for r in mine if r.get("h")}
-            for msgid in [m for m, h in back_headers.items() if h in spooled]:
-                back.pop(msgid, None)
-                ctx.stats["delivered_from_backup_spool"] += 1
-            continue
-        if section == "msg":
-            for old, new in _merge(mine, tree("msg"), key=lambda r: r["id"]):
-                if new is None and old is not None:
-                    lost[old["id"]] = 0
-                elif old is None and new is not None:
-                    back[new["id"]] = 0
-                    back_headers[new["id"]] = new.get("h", "")
-                elif old and new and (old["sha256"], old["size"]) != (new["sha256"], new["size"]):
-                    message_findings.append(MessageChanged(old["id"], "digest differs"))
-        elif section == "row":
-            for old, new in _merge(mine, tree("row"), key=_row_sort):
-                if new is None and old is not None:
-                    if old["m"] in lost:
-                        lost[old["m"]] += 1
-                    else:
-                        yield RowLost("/".join(map(str, old["k"])), f"message {old['m']}")
-                elif old is None and new is not None:
-                    if new["m"] in back:
-                        back[new["m"]] += 1
-                    else:
-                        yield RowResurrected("/".join(map(str, new["k"])), f"message {new['m']}")
-                elif old and new and (old["m"], old["f"]) != (new["m"], new["f"]):
-                    yield RowChanged(
-                        "/".join(map(str, old["k"])),
-                        f"was {old['m']} [{old['f']}], is {new['m']} [{new['f']}]",
-                    )
-        elif section == "acct":
-            for old, new in _merge(mine, tree("acct"), key=lambda r: r["id"]):
-                if new is None and old is not None:
-                    yield AccountLost(old["id"], old["entry"].get("address", ""))
-                elif old is None and new is not None:
-                    yield AccountResurrected(new["id"], new["entry"].get("address", ""))
-                elif old and new and old["entry"] != new["entry"]:
-                    fields = sorted(
-                        k
-                        for k in old["entry"].keys() | new["entry"].keys()
-                        if old["entry"].get(k) != new["entry"].get(k)
-                    )
-                    yield AccountChanged(old["id"], "changed: " + ", ".join(fields))
-        else:
-            for old, new in _merge(mine, tree("conf"), key=lambda r: r["k"]):
-                if new is None and old is not None:
-                    yield ConfigKeyLost(old["k"], f"was [{old['v']}]")
-                elif old is None and new is not None:
-                    yield ConfigKeyAdded(new["k"], f"is [{new['v']}]")
-                elif old and new and old["v"] != new["v"]:
-                    yield ConfigChanged(old["k"], f"was [{old['v']}], is [{new['v']}]")
-    for msgid, n in lost.items():
-        yield MessageLost(msgid, f"with {n} mailbox row(s)")
-    for msgid, n in back.items():
-        yield MessageResurrected(msgid, f"with {n} mailbox row(s)")
-    yield from message_findings
 
 
 def validate_manifest(path: Path) -> None:
@@ -418,7 +282,7 @@ def validate_manifest(path: Path) -> None:
 
     One streaming pass over every record, so that a comparison never meets a bad one midway.
     """
-    for _ in _open_manifest(path):
+    for _ in open_manifest(path):
         pass
 
 
@@ -435,7 +299,7 @@ class ManifestSummary:
 
 def summarize(path: Path) -> ManifestSummary:
     summary = ManifestSummary()
-    for record in _open_manifest(path):
+    for record in open_manifest(path):
         kind = record["t"]
         if kind == "msg":
             summary.messages.add(record["id"])

@@ -50,7 +50,7 @@ def live_xs(tree_xs: Layout) -> Iterator[Layout]:
     """A private XS installation on its own loopback /24 with every server running."""
     from fixtures.topology import relocate
     from harness import control
-    from harness.drill.network import lease_network
+    from harness.environments.network import lease_network
     from harness.store.config import load, save
 
     with lease_network() as network:

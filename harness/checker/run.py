@@ -7,14 +7,17 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from harness.checker import accounts, files, messages
+from harness.checker.backup import compare
 from harness.checker.context import CheckContext
 from harness.checker.databases import open_scratch
-from harness.checker.findings import CheckError, Finding, Severity, Skipped
+from harness.checker.durability import check_history
+from harness.checker.findings import CheckError, Finding, Severity, Skipped, Verdict
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS, NotAnInstallation
+from harness.history import validate_history
+from harness.manifest import validate_manifest
 from harness.sandbox import require_installation
 
 Check = Callable[[CheckContext], Iterator[Finding]]
@@ -30,12 +33,6 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("spool", files.check_spool),
 )
 """Order matters once: `rows` counts references that `records` compares with refcounts."""
-
-
-class Verdict(StrEnum):
-    PASS = "pass"
-    UNKNOWN = "unknown"
-    FAIL = "fail"
 
 
 @dataclass
@@ -89,14 +86,10 @@ def run_check(
     """
     layout = require_installation(root)
     if against is not None:
-        from harness.manifest import validate_manifest
-
         validate_manifest(against)
     if history is not None:
         if not history.is_file():
             raise NotAnInstallation(f"no history at {history}")
-        from harness.history import validate_history
-
         validate_history(history)  # a malformed line is bad input, refused before any check
     started = time.monotonic()
     report = CheckReport(str(layout.root), against=str(against) if against else None)
@@ -107,12 +100,8 @@ def run_check(
             ctx = CheckContext(layout, stores, progress=progress)
             checks = list(CHECKS)
             if against is not None:
-                from harness.manifest import compare
-
                 checks.append(("manifest", lambda c: compare(c, against)))
             if history is not None:
-                from harness.checker.durability import check_history
-
                 checks.append(("history", lambda c: check_history(c, history)))
             for name, check in checks:
                 _run_one(name, check, ctx, report)

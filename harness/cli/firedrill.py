@@ -106,24 +106,24 @@ def cmd_workload(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from harness.drill.catalogue import catalogue
-    from harness.drill.scenario import CATEGORY, load_scenario
+    from harness.scenarios.catalogue import catalogue
+    from harness.scenarios.scenario import load_scenario
 
     for path in catalogue():
         s = load_scenario(path)
         print(
-            f"{s.name:28} {CATEGORY[s.disaster.kind]:17} {s.backup.procedure:9} "
+            f"{s.name:28} {s.category:17} {s.backup.procedure:9} "
             f"{s.disaster.kind:20} {s.description}"
         )
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.drill.catalogue import DEFAULT, catalogue, find, with_custom_commands
+    from harness.checker.findings import Verdict
     from harness.drill.runner import DrillOptions, check_backend, run_drill
-    from harness.drill.scenario import load_scenario
-    from harness.drill.sequence import is_sequence
-    from harness.drill.verdict import Verdict
+    from harness.scenarios.catalogue import DEFAULT, catalogue, find
+    from harness.scenarios.scenario import load_scenario, with_custom_commands
+    from harness.scenarios.sequence import is_sequence
 
     if bool(args.backup_cmd) != bool(args.restore_cmd):
         raise FiredrillError("--backup-cmd and --restore-cmd go together")
@@ -169,8 +169,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_sequence(args: argparse.Namespace, path: Path) -> int:
     """A sequence scenario (steps, e.g. a state-machine failure): the steps on the local backend."""
-    from harness.drill.sequence import load_sequence
     from harness.drill.sequence_run import run_sequence
+    from harness.scenarios.sequence import load_sequence
 
     sequence = load_sequence(path)
     if args.backend != "local" or args.backup_cmd or args.seed is not None:
@@ -188,8 +188,8 @@ def _run_sequence(args: argparse.Namespace, path: Path) -> int:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from harness.drill.flaws import FLAWS
     from harness.drill.selftest import Trial, selftest
+    from harness.procedures.flaws import FLAWS
 
     def show(trial: Trial) -> None:
         if not args.json:
@@ -218,7 +218,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from harness.drill.cleanup import cleanup
+    from harness.environments.cleanup import cleanup
 
     removed = cleanup(docker=not args.no_docker)
     for item in removed:

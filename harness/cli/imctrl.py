@@ -1,8 +1,12 @@
 """`imctrl`: control an installation's servers, like InterMail's imctrl.
 
     imctrl [--root DIR] start|stop|drain|restart|status [allservers|NAME...] [--json]
+           [--docker-run RUN --image IMAGE]
 
-The root comes from --root or $INTERMAIL. `status` only reads and works on any installation;
+The root comes from --root or $INTERMAIL. With --docker-run (what the docker backend gives an
+operator's procedure as `$IMCTRL`), start and restart start the servers as that drill's
+containers; stop, drain and status are the same on both backends (the containers share the
+host's pid namespace). `status` only reads and works on any installation;
 start, stop, drain and restart change the tree (servers recover the databases, write logs, pid
 and lock files) and refuse a root without the sandbox marker before touching anything.
 Exit codes: 0 done, 1 a server did not start or stop, 2 bad input (unknown server, no
@@ -15,11 +19,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import control
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, FiredrillError
+from harness.layout import Layout
 from harness.sandbox import require_installation, require_sandbox
 
 
@@ -31,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("action", choices=("start", "stop", "drain", "restart", "status"))
     parser.add_argument("servers", nargs="*", metavar="allservers|NAME")
     parser.add_argument("--json", action="store_true", help="status as JSON")
+    parser.add_argument("--docker-run", metavar="RUN", help="start as this drill's containers")
+    parser.add_argument("--image", default=None, help="the containers' image (with --docker-run)")
     args = parser.parse_args(argv)
     root = args.root or (Path(os.environ["INTERMAIL"]) if os.environ.get("INTERMAIL") else None)
     try:
@@ -49,13 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
             return EXIT_OK
         layout = require_sandbox(root)
-        action = {
-            "start": control.start,
-            "stop": control.stop,
-            "drain": control.drain,
-            "restart": control.restart,
-        }[args.action]
-        action(layout, args.servers)
+        start = _docker_start(args) if args.docker_run else control.start
+        if args.action in ("stop", "restart"):
+            control.stop(layout, args.servers)
+        elif args.action == "drain":
+            control.drain(layout, args.servers)
+        if args.action in ("start", "restart"):
+            start(layout, args.servers)
         print(f"imctrl: {args.action} {' '.join(args.servers) or 'allservers'}: done")
         return EXIT_OK
     except FiredrillError as exc:
@@ -66,6 +73,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"imctrl: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _docker_start(args: argparse.Namespace) -> Callable[[Layout, Sequence[str]], None]:
+    """Start servers as the containers of drill run `args.docker_run` (the docker SDK is
+    loaded only here: imctrl on the local backend never needs it)."""
+    from harness.environments.containers import IMAGE, DockerBackend
+
+    def start(layout: Layout, servers: Sequence[str]) -> None:
+        DockerBackend(layout, image=args.image or IMAGE, run_id=args.docker_run).start(servers)
+
+    return start
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.drill.flaws import FLAWS
-from harness.drill.procedures import Procedure
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
-from harness.drill.scenario import Scenario, parse_scenario
 from harness.errors import FiredrillError
+from harness.procedures import Procedure
+from harness.procedures.flaws import FLAWS
+from harness.scenarios.scenario import Scenario, parse_scenario
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,11 @@ from berkeleydb import db
 from harness import __version__
 from harness.checker.databases import items, scratch_copy
 from harness.checker.run import run_check
-from harness.drill.disasters import FaultRecord
-from harness.drill.procedures import BackupRecord
 from harness.errors import ConfigSyntaxError, FiredrillError
+from harness.faults.record import FaultRecord
 from harness.layout import Layout
 from harness.manifest import summarize
+from harness.procedures import BackupRecord
 from harness.report import write_outputs
 from harness.store import config as configdb
 from harness.store.msgfiles import relpath

@@ -44,14 +44,29 @@ from harness.checker.findings import (
     ProcedureError,
     ServiceNotRestored,
     SpoolNotDrained,
+    Verdict,
 )
 from harness.checker.run import CheckReport, run_check
 from harness.drill import report as reporting
-from harness.drill.backend import Backend, LocalBackend
-from harness.drill.disasters import FaultContext, FaultRecord, crashes_the_machine, inflict, require
-from harness.drill.network import lease_network
-from harness.drill.probe import Answer, Credentials, describe, serving, survey, wait_until_serving
-from harness.drill.procedures import (
+from harness.drill.verdict import Judgement, classify, judge
+from harness.environments.backend import Backend
+from harness.environments.local import LocalBackend
+from harness.environments.network import lease_network
+from harness.environments.probe import (
+    Answer,
+    Credentials,
+    describe,
+    serving,
+    survey,
+    wait_until_serving,
+)
+from harness.errors import FiredrillError, ProcedureFailed, ProcedureInterrupted
+from harness.faults.kinds import inflict, require
+from harness.faults.record import FaultContext, FaultRecord
+from harness.history import HistoryWriter, Stamp
+from harness.layout import Layout
+from harness.manifest import summarize
+from harness.procedures import (
     BackupRecord,
     Procedure,
     ProcedureContext,
@@ -62,12 +77,7 @@ from harness.drill.procedures import (
     run_restore,
     take_backup,
 )
-from harness.drill.scenario import Scenario
-from harness.drill.verdict import Judgement, Verdict, classify, judge
-from harness.errors import FiredrillError, ProcedureFailed, ProcedureInterrupted
-from harness.history import HistoryWriter, Stamp
-from harness.layout import Layout
-from harness.manifest import summarize
+from harness.scenarios.scenario import Scenario
 from harness.store.spool import Spool
 from harness.workload.runner import Mix, Workload, WorkloadSpec, endpoints_of
 
@@ -265,7 +275,7 @@ class Drill:
         ctx = FaultContext(
             self.layout, self.backend, self.history, random.Random(f"disaster:{self.seed}")
         )
-        if self.scenario.disaster.during_backup and crashes_the_machine(self.scenario.disaster):
+        if self.scenario.disaster.during_backup and self.scenario.kind.takes_the_machine:
             self.pctx.crashed.set()  # the procedure goes down with the machine
         self.fault = inflict(ctx, self.scenario.disaster)
 
@@ -387,7 +397,7 @@ def backend_class(name: str) -> type:
     """The class of the backend called `name`, built from a Layout (docker imported only when
     asked for)."""
     if name == "docker":
-        from harness.drill.containers import DockerBackend
+        from harness.environments.containers import DockerBackend
 
         return DockerBackend
     if name == "local":

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from harness.drill.catalogue import catalogue, find
-from harness.drill.flaws import FLAWS, Flaw
+from harness.checker.findings import Verdict
 from harness.drill.runner import DrillOptions, run_drill
-from harness.drill.scenario import Scenario, load_scenario
-from harness.drill.verdict import Verdict
+from harness.procedures.flaws import FLAWS, Flaw
+from harness.scenarios.catalogue import catalogue, find
+from harness.scenarios.scenario import Scenario, load_scenario
 
 SELFTEST_TIER = "XS"
 

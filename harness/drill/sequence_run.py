@@ -17,10 +17,10 @@ from pathlib import Path
 
 from fixtures.populate import populate
 from fixtures.tiers import tier
-from harness.drill.network import lease_network
-from harness.drill.sequence import Sequence, resolve_procedure
 from harness.drill.stepper import Divergence, Stepper
+from harness.environments.network import lease_network
 from harness.layout import Layout
+from harness.scenarios.sequence import Sequence, resolve_procedure
 
 
 @dataclass

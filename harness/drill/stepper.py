@@ -21,13 +21,13 @@ from pathlib import Path
 
 from harness.accounts import lab_accounts
 from harness.checker.run import run_check
-from harness.drill.backend import LocalBackend
-from harness.drill.procedures import Procedure, ProcedureContext
 from harness.drill.refmodel import AccountModel, MessageModel, Model
-from harness.drill.sequence import Step
+from harness.environments.local import LocalBackend
 from harness.errors import FiredrillError
 from harness.history import HistoryWriter
 from harness.layout import Layout
+from harness.procedures import Procedure, ProcedureContext
+from harness.scenarios.sequence import Step
 from harness.store.config import ConfigKey, load, save
 from harness.store.msgfiles import MessageFiles, is_temporary
 from harness.store.spool import Spool

@@ -22,9 +22,10 @@ from harness.checker.findings import (
     Finding,
     OrphanMessageFile,
     Severity,
+    Verdict,
 )
-from harness.drill.scenario import Scenario
 from harness.history import Operation, operations
+from harness.scenarios.scenario import Scenario
 
 HISTORY_KINDS = (
     AcknowledgedMessageLost,
@@ -33,12 +34,6 @@ HISTORY_KINDS = (
     DeletedAccountPresent,
     AcknowledgedConfigLost,
 )
-
-
-class Verdict(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    UNKNOWN = "unknown"
 
 
 class Classification(StrEnum):

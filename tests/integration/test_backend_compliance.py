@@ -17,22 +17,24 @@ import pytest
 
 from fixtures.topology import relocate
 from harness.drill import runner
-from harness.drill.backend import (
+from harness.environments.backend import (
     Backend,
     DiskLosable,
     Killable,
-    LocalBackend,
     MissingCapability,
     NoopBackend,
     Pausable,
     capabilities,
 )
-from harness.drill.disasters import FaultContext, inflict, require
-from harness.drill.network import lease_network
-from harness.drill.probe import Answer, answer
-from harness.drill.scenario import Disaster, Scenario
+from harness.environments.local import LocalBackend
+from harness.environments.network import lease_network
+from harness.environments.probe import Answer, answer
+from harness.faults.kinds import inflict, require
+from harness.faults.record import FaultContext
+from harness.faults.spec import Disaster
 from harness.history import HistoryWriter
 from harness.layout import Layout
+from harness.scenarios.scenario import Scenario
 from harness.store.config import load, save
 from harness.topology import PROGRAMS, endpoint, spec
 from tests.support.docker_engine import require_docker
@@ -84,7 +86,7 @@ def _noop() -> Subject:
 
 def _docker(layout: Layout) -> Subject:
     require_docker()
-    from harness.drill.containers import LABEL, DockerBackend
+    from harness.environments.containers import LABEL, DockerBackend
 
     backend = DockerBackend(layout)
 
@@ -252,6 +254,9 @@ class _Minimal:
 
     def close(self) -> None:
         self.up = []
+
+    def imctrl(self, workdir: Path) -> str:
+        return "imctrl"
 
 
 def test_a_fault_needing_a_missing_capability_is_refused_in_one_line(

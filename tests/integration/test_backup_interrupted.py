@@ -12,12 +12,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.drill.catalogue import catalogue
+from harness.checker.findings import Verdict
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
-from harness.drill.scenario import Scenario, load_scenario
-from harness.drill.verdict import Verdict
 from harness.manifest import summarize
 from harness.report.schema import validate
+from harness.scenarios.catalogue import catalogue
+from harness.scenarios.scenario import Scenario, load_scenario
 
 pytestmark = pytest.mark.integration
 

@@ -350,7 +350,7 @@ def test_a_crashed_check_is_an_unknown_verdict_and_exit_2_without_traceback(
         run, "CHECKS", tuple((n, explode if n == "orphans" else c) for n, c in run.CHECKS)
     )
     report = run_check(golden_xs.root)
-    assert report.verdict() is run.Verdict.UNKNOWN
+    assert report.verdict() is F.Verdict.UNKNOWN
     assert [e.check for e in report.errors] == ["orphans"]
     assert "RuntimeError: the check broke" in report.errors[0].error
     assert [f.subject for f in report.findings] == ["msgfiles/found/before/the/crash"]

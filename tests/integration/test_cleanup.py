@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness import control
-from harness.drill.cleanup import cleanup
+from harness.environments.cleanup import cleanup
 from harness.layout import Layout
 from harness.sandbox import init_tree
 

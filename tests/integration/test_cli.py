@@ -67,7 +67,7 @@ def unmarked_xs(tree_xs: Layout) -> Iterator[Layout]:
     that a server started by mistake collides with nobody, and is killed afterwards)."""
     from fixtures.topology import relocate
     from harness import control
-    from harness.drill.network import lease_network
+    from harness.environments.network import lease_network
     from harness.store.config import load, save
 
     with lease_network() as network:

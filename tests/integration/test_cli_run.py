@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.drill.catalogue import catalogue
+from harness.scenarios.catalogue import catalogue
 from tests.support.cli import firedrill
 
 pytestmark = pytest.mark.integration

@@ -86,7 +86,7 @@ def leased_xs(tree_xs: Layout) -> Iterator[Layout]:
     """tree_xs on its own loopback /24, its servers killed afterwards (none started here)."""
     from fixtures.topology import relocate
     from harness import control
-    from harness.drill.network import lease_network
+    from harness.environments.network import lease_network
     from harness.store.config import load, save
 
     with lease_network() as network:

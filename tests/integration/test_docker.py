@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.drill.catalogue import catalogue, find
-from harness.drill.flaws import flaw
-from harness.drill.procedures import Procedure
+from harness.checker.findings import Verdict
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
-from harness.drill.scenario import Scenario, load_scenario
-from harness.drill.verdict import Verdict
+from harness.procedures import Procedure
+from harness.procedures.flaws import flaw
+from harness.scenarios.catalogue import catalogue, find
+from harness.scenarios.scenario import Scenario, load_scenario
 from tests.support.docker_engine import require_docker
 from tests.support.interrupt import interrupt_drill
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.drill.catalogue import catalogue, with_custom_commands
+from harness.checker.findings import Verdict
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
-from harness.drill.scenario import CATEGORY, Scenario, load_scenario
-from harness.drill.verdict import Verdict
 from harness.report.schema import validate
+from harness.scenarios.catalogue import catalogue
+from harness.scenarios.scenario import Scenario, load_scenario, with_custom_commands
 from tests.support.interrupt import interrupt_drill
 
 pytestmark = pytest.mark.integration
@@ -168,7 +168,7 @@ def test_every_catalogue_scenario_passes_with_its_procedure(
         # every spooled message is delivered unless its recipient was deleted before the
         # backup (the MTA then bounces it); losses are judged by the history check above
         assert 0 < metrics["spooled_delivered_after_recovery"] <= metrics["spooled_at_backup"]
-    if CATEGORY[scenario.disaster.kind] in ("data corruption", "operator error"):
+    if scenario.category in ("data corruption", "operator error"):
         # the damage must be seen before the restore: a disaster the checker misses fails here
         assert metrics["detected"] and metrics["detection_seconds"] is not None, metrics
         assert "disaster-undetected" not in {f["kind"] for f in report["findings"]}

@@ -14,7 +14,7 @@ from fixtures.topology import relocate
 from harness import control, failpoints
 from harness.checker.findings import Severity
 from harness.checker.run import run_check
-from harness.drill.network import lease_network
+from harness.environments.network import lease_network
 from harness.history import HistoryWriter
 from harness.layout import Layout
 from harness.store.config import ConfigKey, load, save

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.drill.catalogue import find
-from harness.drill.procedures import ProcedureContext
+from harness.checker.findings import Verdict
 from harness.drill.runner import DrillOptions, run_drill
-from harness.drill.scenario import Traffic, load_scenario
-from harness.drill.verdict import Verdict
 from harness.history import Event, read_history
+from harness.procedures import ProcedureContext
+from harness.scenarios.catalogue import find
+from harness.scenarios.scenario import Traffic, load_scenario
 from harness.workload.runner import Mix
 
 pytestmark = pytest.mark.integration

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import control
+from harness import control, procedures
 from harness.checker.run import run_check
-from harness.drill import procedures
-from harness.drill.backend import LocalBackend
-from harness.drill.procedures import Chapter13, ProcedureContext, take_backup
+from harness.environments.local import LocalBackend
 from harness.history import HistoryWriter
 from harness.layout import BACKUP_PATHS, Layout
 from harness.manifest import write_manifest
+from harness.procedures import Chapter13, ProcedureContext, take_backup
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.drill.catalogue import find
-from harness.drill.flaws import FLAWS, flaw
+from harness.checker.findings import Verdict
 from harness.drill.replay import replay
 from harness.drill.runner import DrillOptions, run_drill
-from harness.drill.scenario import load_scenario
 from harness.drill.selftest import selftest
-from harness.drill.verdict import Verdict
+from harness.procedures.flaws import FLAWS, flaw
+from harness.scenarios.catalogue import find
+from harness.scenarios.scenario import load_scenario
 
 pytestmark = pytest.mark.integration
 

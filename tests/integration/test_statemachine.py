@@ -19,8 +19,8 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from fixtures.populate import populate
 from fixtures.tiers import tier
-from harness.drill.sequence import load_sequence
 from harness.layout import Layout
+from harness.scenarios.sequence import load_sequence
 from tests.support.cli import firedrill
 from tests.support.statemachine import PROFILES, DrillMachine
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from fixtures.topology import relocate
-from harness.drill.network import lease_network
 from harness.drill.refmodel import MessageModel
-from harness.drill.sequence import Step, resolve_procedure
 from harness.drill.stepper import Divergence, Stepper
+from harness.environments.network import lease_network
 from harness.layout import Layout
+from harness.scenarios.sequence import Step, resolve_procedure
 from harness.store.config import load, save
 from harness.workload import clients
 

@@ -13,7 +13,7 @@ from harness.errors import FiredrillError
 def docker_unavailable() -> str | None:
     """None when the engine and the image are there, else why not."""
     try:
-        from harness.drill.containers import docker_client, require_image
+        from harness.environments.containers import docker_client, require_image
 
         require_image(docker_client())
     except FiredrillError as exc:

@@ -27,11 +27,11 @@ from hypothesis.stateful import (
 )
 
 from fixtures.topology import relocate
-from harness.drill.network import lease_network
-from harness.drill.procedures import Chapter13, ProcedureContext, copy_path, remove_path
-from harness.drill.sequence import FLAGS, Sequence, Step, resolve_procedure
 from harness.drill.stepper import Divergence, Stepper
+from harness.environments.network import lease_network
 from harness.layout import Layout
+from harness.procedures import Chapter13, ProcedureContext, copy_path, remove_path
+from harness.scenarios.sequence import FLAGS, Sequence, Step, resolve_procedure
 from harness.store.config import load, save
 from harness.workload.runner import CONFIG_CHOICES
 

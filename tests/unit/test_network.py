@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.drill import network as net
+from harness.environments import network as net
 from harness.errors import FiredrillError
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.drill.catalogue import catalogue
-from harness.drill.scenario import load_scenario, parse_scenario
 from harness.errors import InvalidScenario
+from harness.scenarios.catalogue import catalogue
+from harness.scenarios.scenario import load_scenario, parse_scenario
 from tests.support.cli import firedrill
 
 

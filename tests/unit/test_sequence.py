@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.drill.sequence import (
+from harness.errors import InvalidScenario
+from harness.scenarios.sequence import (
     FIELDS,
     FLAGS,
     Sequence,
@@ -20,7 +21,6 @@ from harness.drill.sequence import (
     load_sequence,
     parse_sequence,
 )
-from harness.errors import InvalidScenario
 from harness.workload.runner import CONFIG_CHOICES
 
 _N = st.integers(0, 1000)

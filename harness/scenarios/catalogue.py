@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import harness
-from harness.drill.scenario import Scenario, _Check, _coherent, load_scenario
 from harness.errors import InvalidScenario
 
 DEFAULT = "default"
@@ -25,6 +23,7 @@ def catalogue() -> list[Path]:
 
 
 def find(name_or_path: str) -> Path:
+    """A scenario file: a path as given, or the catalogue's `NAME.toml` (InvalidScenario)."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or "/" in name_or_path:
         if not path.is_file():
@@ -35,16 +34,3 @@ def find(name_or_path: str) -> Path:
         names = ", ".join(p.stem for p in catalogue())
         raise InvalidScenario(name_or_path, "name", f"no such scenario (catalogue: {names})")
     return candidate
-
-
-def with_custom_commands(scenario: Scenario, backup_cmd: str, restore_cmd: str) -> Scenario:
-    """The scenario with its procedure replaced by the operator's commands (--backup-cmd)."""
-    backup = dataclasses.replace(
-        scenario.backup, procedure="custom", backup_cmd=backup_cmd, restore_cmd=restore_cmd
-    )
-    changed = dataclasses.replace(scenario, backup=backup)
-    _coherent(_Check(scenario.path or scenario.name), changed)
-    return changed
-
-
-__all__ = ["DEFAULT", "catalogue", "find", "load_scenario", "with_custom_commands"]

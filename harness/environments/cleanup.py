@@ -34,7 +34,7 @@ def cleanup(*, docker: bool = True) -> list[str]:
     removed: list[str] = []
     if docker:
         try:
-            from harness.drill.containers import docker_client, remove_run
+            from harness.environments.containers import docker_client, remove_run
 
             removed += [f"container {name}" for name in remove_run(docker_client())]
         except FiredrillError:

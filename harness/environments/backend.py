@@ -4,19 +4,21 @@ A backend must start, stop, drain and report its servers (`Backend`). What a fau
 that is a separate, runtime-checkable capability: `Killable` (a crash), `Pausable` (a hang) and
 `DiskLosable` (the disk holding the installation fails). A fault asks for the one it needs with
 `isinstance`, and a backend without it is refused with `MissingCapability` before the drill
-starts. `LocalBackend` runs processes on loopback through imctrl's library; `NoopBackend` runs
-nothing and implements every capability as bookkeeping (what the compliance tests start from).
+starts. `LocalBackend` (local.py) runs processes on loopback through imctrl's library,
+`DockerBackend` (containers.py) runs containers; `NoopBackend` runs nothing and implements every
+capability as bookkeeping (what the compliance tests start from).
 """
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from harness import control
 from harness.errors import FiredrillError
-from harness.layout import Layout
-from harness.sandbox import wipe
 from harness.topology import PROGRAMS
 
 
@@ -35,6 +37,12 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release everything the backend created (all servers down, none left paused)."""
+        ...
+
+    def imctrl(self, workdir: Path) -> str:
+        """The command an operator's procedure runs as `$IMCTRL` (start, stop, drain, restart,
+        status) so that it starts servers the way this backend does; helper files it needs go
+        in `workdir`."""
         ...
 
 
@@ -91,47 +99,10 @@ def capabilities(backend: object) -> list[str]:
     return [c.__name__ for c in CAPABILITIES if issubclass(cls, c)]
 
 
-class LocalBackend:
-    """Servers as local processes on 127.0.0.x, like `imctrl` starts them; Killable, Pausable
-    (SIGSTOP/SIGCONT) and DiskLosable. Signals go only to the servers of its installation."""
-
-    name = "local"
-
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
-
-    def start(self, servers: Sequence[str] = ()) -> None:
-        control.start(self.layout, servers)
-
-    def stop(self, servers: Sequence[str] = ()) -> None:
-        control.stop(self.layout, servers)
-
-    def drain(self, servers: Sequence[str] = ()) -> None:
-        control.drain(self.layout, servers)
-
-    def kill(self, servers: Sequence[str] = ()) -> list[str]:
-        return control.kill(self.layout, servers)  # SIGKILL reaches a stopped process too
-
-    def pause(self, servers: Sequence[str] = ()) -> list[str]:
-        return control.pause(self.layout, servers)
-
-    def resume(self, servers: Sequence[str] = ()) -> list[str]:
-        return control.resume(self.layout, servers)
-
-    def lose_disk(self) -> list[str]:
-        killed = control.kill(self.layout)
-        wipe(self.layout)
-        return killed
-
-    def running(self) -> list[str]:
-        return [p for p in PROGRAMS if control.running_pid(self.layout, p)]
-
-    def close(self) -> None:
-        try:
-            control.resume(self.layout)  # a paused server cannot act on SIGTERM
-            control.stop(self.layout)
-        finally:
-            control.kill(self.layout)
+def imctrl_path() -> str:
+    """The installed imctrl: the one beside this Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / "imctrl"
+    return str(beside) if beside.exists() else shutil.which("imctrl") or "imctrl"
 
 
 class NoopBackend:
@@ -178,3 +149,6 @@ class NoopBackend:
     def close(self) -> None:
         self._up.clear()
         self.paused.clear()
+
+    def imctrl(self, workdir: Path) -> str:
+        return imctrl_path()

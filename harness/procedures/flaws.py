@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.drill.procedures import (
+from harness.layout import BACKUP_PATHS
+from harness.procedures import (
     Chapter13,
     ProcedureContext,
     copy_path,
     remove_path,
 )
-from harness.layout import BACKUP_PATHS
 from harness.store.msgfiles import MessageFiles, is_temporary
 
 DATABASES = tuple(p for p in BACKUP_PATHS if p.startswith("db/"))

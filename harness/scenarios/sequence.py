@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.drill.procedures import Procedure, procedure_for
 from harness.errors import InvalidScenario
+from harness.procedures import Procedure, procedure_for
+from harness.procedures.flaws import flaw
+from harness.scenarios.fields import read_toml
 from harness.workload.runner import CONFIG_CHOICES
 
 FLAGS = ("\\Seen", "\\Flagged", "\\Answered")
@@ -102,13 +104,8 @@ def is_sequence(path: Path) -> bool:
 
 
 def load_sequence(path: Path) -> Sequence:
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise InvalidScenario(str(path), "file", f"cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidScenario(str(path), "syntax", f"not TOML: {exc}") from exc
-    return parse_sequence(data, path=str(path), default_name=path.stem)
+    """Read and validate a sequence file (InvalidScenario, as for a scenario)."""
+    return parse_sequence(read_toml(path), path=str(path), default_name=path.stem)
 
 
 def parse_sequence(data: Mapping[str, Any], *, path: str, default_name: str) -> Sequence:
@@ -173,8 +170,6 @@ def resolve_procedure(name: str, *, path: str = "sequence") -> Procedure:
     if name in ("chapter13", "image"):
         return procedure_for(name)
     if name.startswith("flaw:"):
-        from harness.drill.flaws import flaw
-
         try:
             return flaw(name).procedure()
         except KeyError:

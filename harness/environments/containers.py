@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
+import sys
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -24,7 +27,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from harness import control
-from harness.drill.probe import Answer, answer
+from harness.environments.probe import Answer, answer
 from harness.errors import FiredrillError
 from harness.layout import Layout
 from harness.sandbox import wipe
@@ -105,9 +108,18 @@ class DockerBackend:
         require_image(self.client, image)
         self._containers: dict[str, DockerContainer] = {}
 
-    def procedure_env(self) -> dict[str, str]:
-        """What an operator's procedure needs so that its `$IMCTRL start` starts containers."""
-        return {"FIREDRILL_DOCKER_RUN": self.run_id, "FIREDRILL_IMAGE": self.image}
+    def imctrl(self, workdir: Path) -> str:
+        """A `$IMCTRL` whose start and restart start this run's containers: a script in
+        `workdir` running `imctrl --docker-run RUN --image IMAGE`."""
+        script = workdir / f"imctrl-{self.run_id}"
+        script.write_text(
+            "#!/bin/sh\n"
+            f"exec {shlex.quote(sys.executable)} -m harness.cli.imctrl "
+            f"--docker-run {shlex.quote(self.run_id)} --image {shlex.quote(self.image)} "
+            '"$@"\n'
+        )
+        script.chmod(0o755)
+        return str(script)
 
     def labels(self, program: str) -> dict[str, str]:
         return {

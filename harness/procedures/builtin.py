@@ -1,0 +1,85 @@
+"""The built-in procedures: chapter 13.4 (Chapter13), the complete image of 13.3 (Image), and
+the restart through the logs after a crash."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from harness.environments.backend import Killable, MissingCapability
+from harness.layout import BACKUP_PATHS
+from harness.procedures.base import ProcedureContext
+from harness.procedures.copying import _copy_while_up, copy_path, remove_path
+from harness.sandbox import wipe
+
+
+class Restart(Protocol):
+    """A recovery through the logs: gets the servers that do not answer (connections accepted,
+    no reply within the probe timeout) and must leave every server serving."""
+
+    def __call__(self, ctx: ProcedureContext, unresponsive: Sequence[str]) -> None: ...
+
+
+def restart_through_logs(ctx: ProcedureContext, unresponsive: Sequence[str]) -> None:
+    """What an operator does after a crash or a hang: kill the servers that hang (a frozen
+    process cannot shut down cleanly), then start every server; each recovers through its logs."""
+    if unresponsive:
+        if not isinstance(ctx.backend, Killable):
+            raise MissingCapability(ctx.backend.name, Killable, "restarting a hung server")
+        killed = ctx.backend.kill(unresponsive)
+        ctx.history.event("procedure", "kill-unresponsive", servers=killed)
+    ctx.backend.start()
+    ctx.history.event("procedure", "restart")
+
+
+# -- the built-in procedures -----------------------------------------------------------------
+
+
+class Chapter13:
+    """Section 13.4: drain all servers, copy the mail system paths, restart all servers."""
+
+    name = "chapter13"
+    paths = BACKUP_PATHS
+
+    def backup(self, ctx: ProcedureContext, directory: Path) -> None:
+        ctx.backend.drain()
+        for relative in self.paths:
+            ctx.still_up()
+            copy_path(ctx.layout.root / relative, directory / "tree" / relative, ctx)
+        ctx.still_up()
+        ctx.backend.start()
+
+    def restore(self, ctx: ProcedureContext, directory: Path) -> None:
+        ctx.backend.stop()
+        for relative in self.paths:
+            remove_path(ctx.layout, relative)
+            copy_path(directory / "tree" / relative, ctx.layout.root / relative)
+        ctx.backend.start()
+
+
+class Image:
+    """Section 13.3: stop everything, copy the whole installation; restore the whole tree."""
+
+    name = "image"
+
+    def backup(self, ctx: ProcedureContext, directory: Path) -> None:
+        ctx.backend.stop()
+        shutil.copytree(
+            ctx.layout.root,
+            directory / "tree",
+            symlinks=True,
+            ignore=shutil.ignore_patterns("run"),
+            copy_function=_copy_while_up(ctx),
+        )
+        ctx.still_up()
+        ctx.backend.start()
+
+    def restore(self, ctx: ProcedureContext, directory: Path) -> None:
+        ctx.backend.stop()
+        wipe(ctx.layout)
+        for child in (directory / "tree").iterdir():
+            if child.name != ctx.layout.marker.name:
+                copy_path(child, ctx.layout.root / child.name)
+        ctx.backend.start()
