@@ -35,12 +35,15 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 """Order matters once: `rows` counts references that `records` compares with refcounts."""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class CheckReport:
+    """What `firedrill check` found in one tree: the findings, the checks that crashed
+    (`errors`) or could not run (`skipped`), counters (`stats`), seconds taken."""
+
     root: str
-    findings: list[Finding] = field(default_factory=list)
-    errors: list[CheckError] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    findings: tuple[Finding, ...] = ()
+    errors: tuple[CheckError, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
     stats: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     against: str | None = None
@@ -92,11 +95,12 @@ def run_check(
             raise NotAnInstallation(f"no history at {history}")
         validate_history(history)  # a malformed line is bad input, refused before any check
     started = time.monotonic()
-    report = CheckReport(str(layout.root), against=str(against) if against else None)
+    findings: list[Finding] = []
+    errors: list[CheckError] = []
     with tempfile.TemporaryDirectory(prefix="firedrill-check-") as scratch:
         stores = open_scratch(layout, Path(scratch))
         try:
-            report.findings += stores.findings
+            findings += stores.findings
             ctx = CheckContext(layout, stores, progress=progress)
             checks = list(CHECKS)
             if against is not None:
@@ -104,23 +108,32 @@ def run_check(
             if history is not None:
                 checks.append(("history", lambda c: check_history(c, history)))
             for name, check in checks:
-                _run_one(name, check, ctx, report)
-            report.skipped = stores.skipped + ctx.skipped
-            report.stats = dict(ctx.stats)
+                _run_one(name, check, ctx, findings, errors)
+            skipped = stores.skipped + ctx.skipped
+            stats = dict(ctx.stats)
         finally:
             stores.close()
-    report.seconds = round(time.monotonic() - started, 3)
-    return report
+    return CheckReport(
+        str(layout.root),
+        tuple(findings),
+        tuple(errors),
+        tuple(skipped),
+        stats,
+        round(time.monotonic() - started, 3),
+        str(against) if against else None,
+    )
 
 
-def _run_one(name: str, check: Check, ctx: CheckContext, report: CheckReport) -> None:
+def _run_one(
+    name: str, check: Check, ctx: CheckContext, findings: list[Finding], errors: list[CheckError]
+) -> None:
     """Collect a check's findings; a crash keeps what it found and is recorded, not raised."""
     try:
         for finding in check(ctx):
-            report.findings.append(finding)
+            findings.append(finding)
     except Exception as exc:  # checkers never raise: the error becomes an unknown verdict
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        report.errors.append(
+        errors.append(
             CheckError(
                 name, f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})"
             )

@@ -121,6 +121,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.checker.findings import Verdict
     from harness.drill.runner import DrillOptions, check_backend, run_drill
+    from harness.drill.summary import summary
     from harness.scenarios.catalogue import DEFAULT, catalogue, find
     from harness.scenarios.scenario import load_scenario, with_custom_commands
     from harness.scenarios.sequence import is_sequence
@@ -147,18 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     for scenario in scenarios:
         result = run_drill(scenario, options)
-        report = result.report
-        metrics = report.get("metrics") or {}
-        assert isinstance(metrics, dict)
-        print(
-            f"{result.verdict.value.upper()}: {scenario.name} "
-            f"(RTO {metrics.get('rto_seconds')}s, RPO {metrics.get('rpo_messages')} "
-            f"message(s) / {metrics.get('rpo_seconds')}s)"
-        )
-        for reason in report.get("reasons") or []:
-            print(f"  {reason}")
-        if report.get("error"):
-            print(f"  error: {report['error']}")
+        print(summary(result.report))
         print(f"  report: {result.report_dir / 'report.json'}")
         code = {Verdict.PASS: EXIT_OK, Verdict.FAIL: EXIT_VIOLATIONS}.get(
             result.verdict, EXIT_BAD_INPUT
@@ -231,10 +221,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from harness.drill.replay import replay
 
     outcome, _ = replay(args.report_dir, out=args.out, progress=not args.quiet)
+    before, after = outcome.before, outcome.after
     print(
-        f"{'REPRODUCED' if outcome.reproduced else 'DIFFERENT'}: verdict {outcome.original} "
-        f"-> {outcome.again}; classification {outcome.classification_before} -> "
-        f"{outcome.classification_after}"
+        f"{'REPRODUCED' if outcome.reproduced else 'DIFFERENT'}: verdict {before.verdict} "
+        f"-> {after.verdict}; violations {list(before.violations)} -> {list(after.violations)}; "
+        f"allowed loss {before.allowed_loss} -> {after.allowed_loss}"
     )
     print(f"  report: {outcome.report}")
     return EXIT_OK if outcome.reproduced else EXIT_VIOLATIONS

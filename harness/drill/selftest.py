@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from harness.checker.findings import Verdict
+from harness.drill.report import REPORT_NAME
 from harness.drill.runner import DrillOptions, run_drill
 from harness.procedures.flaws import FLAWS, Flaw
 from harness.scenarios.catalogue import catalogue, find
@@ -67,23 +68,17 @@ def _flaw_trial(flaw: Flaw, seed: int, report_dir: Path) -> Trial:
         scenario,
         DrillOptions(report_dir=report_dir, seed=seed, progress=False, procedure=flaw.procedure()),
     )
-    violations = [
-        f for f in result.report.get("findings") or [] if f.get("classification") == "violation"
-    ]
-    hits = [f for f in violations if f["kind"] in flaw.caught_by]
-    evidence = (
-        f"{hits[0]['kind']} {hits[0]['id']}"
-        if hits
-        else (
-            "no expected finding; violations: "
-            + "; ".join(
-                sorted({f"{f['kind']} {f['id']}: {f.get('detail', '')}" for f in violations})
-            )
-            if violations
-            else f"verdict {result.verdict.value}: {result.report.get('error') or 'no violation'}"
-        )
-    )
-    evidence = evidence if len(evidence) <= 300 else evidence[:297] + "..."
+    judgement = result.report.judgement
+    violations = [c.finding for c in judgement.violations]
+    hits = [f for f in violations if f.kind in flaw.caught_by]
+    if hits:
+        evidence = f"{hits[0].kind} {hits[0].subject}"
+    elif violations:
+        seen = sorted({f"{f.kind} {f.subject}: {f.detail}" for f in violations})
+        evidence = "no expected finding; violations: " + "; ".join(seen)
+    else:
+        why = "; ".join(judgement.reasons) or "no violation"
+        evidence = f"verdict {result.verdict.value}: {why}"
     return Trial(
         "flaw",
         flaw.name,
@@ -91,31 +86,30 @@ def _flaw_trial(flaw: Flaw, seed: int, report_dir: Path) -> Trial:
         seed,
         result.verdict.value,
         result.verdict is Verdict.FAIL and bool(hits),
-        evidence,
-        str(result.report_dir / "report.json"),
+        _short(evidence),
+        str(result.report_dir / REPORT_NAME),
     )
 
 
 def _correct_trial(path: Path, seed: int, report_dir: Path) -> Trial:
     scenario = _small(load_scenario(path))
     result = run_drill(scenario, DrillOptions(report_dir=report_dir, seed=seed, progress=False))
-    reasons = result.report.get("reasons") or []
-    evidence = (
-        "passed"
-        if result.verdict is Verdict.PASS
-        else "; ".join(str(r) for r in reasons) or str(result.report.get("error"))
-    )
-    evidence = evidence if len(evidence) <= 300 else evidence[:297] + "..."
+    passed = result.verdict is Verdict.PASS
+    evidence = "passed" if passed else "; ".join(result.report.judgement.reasons)
     return Trial(
         "correct",
         scenario.backup.procedure,
         scenario.name,
         seed,
         result.verdict.value,
-        result.verdict is Verdict.PASS,
-        evidence,
-        str(result.report_dir / "report.json"),
+        passed,
+        _short(evidence),
+        str(result.report_dir / REPORT_NAME),
     )
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def selftest(

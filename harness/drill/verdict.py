@@ -1,31 +1,45 @@
-"""The verdict of a drill: every finding classified, every lost operation listed, the metrics.
+"""The verdict of a drill: a pure function of its record, computed once.
+
+`judge(record)` takes, in this order: the findings (what the drill observed, derived from its
+phase records, and what the final check found), each classified; the acknowledged operations
+whose effect did not survive; the metrics (`metrics`); the targets against them (`targets`);
+and the verdict with its reasons. The summary line, report.json, junit.xml and report.html all
+render this one `Judgement`, so they cannot disagree.
 
 A loss is *allowed* only when the scenario accepts after-backup loss, recovery was a restore,
 and the operation was acknowledged after the backup's consistency point (chapter 13.4.2: "Any
 messages received and not read by users since the last backup will be lost"). Everything else
-a checker reports as a violation fails the drill.
+a checker reports as a violation fails the drill. Verdicts merge as fail > unknown > pass: a
+violation or an enforced target that was missed or could not be measured fails the drill; a
+drill that stopped early or a check that crashed leaves it unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
+from typing import Any
 
 from harness.checker.findings import (
     AcknowledgedAccountLost,
     AcknowledgedConfigLost,
     AcknowledgedDeleteUndone,
     AcknowledgedMessageLost,
+    DamageNotRepaired,
     DeletedAccountPresent,
+    DisasterUndetected,
     Finding,
     OrphanMessageFile,
+    ProcedureError,
+    ServiceNotRestored,
     Severity,
+    SpoolNotDrained,
     Verdict,
 )
-from harness.history import Operation, operations
-from harness.scenarios.scenario import Scenario
+from harness.drill.codec import converter
+from harness.drill.record import DrillRecord
+from harness.history import Stamp
 
 HISTORY_KINDS = (
     AcknowledgedMessageLost,
@@ -34,6 +48,7 @@ HISTORY_KINDS = (
     DeletedAccountPresent,
     AcknowledgedConfigLost,
 )
+"""Findings about an acknowledged operation (they carry its history index, `op`)."""
 
 
 class Classification(StrEnum):
@@ -45,143 +60,301 @@ class Classification(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Classified:
+    """A finding as judged: `classification` and the one-line `reason` for it."""
+
     finding: Finding
     classification: Classification
     reason: str
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            **self.finding.to_json(),
-            "classification": self.classification.value,
-            "reason": self.reason,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class LostOperation:
-    """An acknowledged operation whose effect did not survive."""
+    """An acknowledged operation whose effect did not survive (`acknowledged` None when the
+    history does not say when)."""
 
     op: int
     kind: str
     ids: str
-    acknowledged_at: float
+    acknowledged: Stamp | None
     classification: Classification
     reason: str
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "op": self.op,
-            "kind": self.kind,
-            "ids": self.ids,
-            "acknowledged_at": self.acknowledged_at,
-            "classification": self.classification.value,
-            "reason": self.reason,
-        }
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """The drill's figures; None where the drill could not measure one.
+
+    rto_seconds: disaster struck (damage complete) -> every protocol served a client again.
+    detection_seconds: disaster struck -> noticed. backup_window_seconds: the backup procedure,
+    start to end. restore_seconds: the restore procedure. rpo_seconds: disaster began - the
+    backup's consistency point, after a restore (0 for a restart: nothing may be lost).
+    rpo_messages: acknowledged messages lost as allowed (after the point). lost_messages:
+    acknowledged messages lost, allowed or not. spooled_*: the backup's queued mail, and how
+    much of it was delivered after the recovery. operations: the workload's counts.
+    """
+
+    rto_seconds: float | None = None
+    detection_seconds: float | None = None
+    detected: str | None = None
+    backup_window_seconds: float | None = None
+    restore_seconds: float | None = None
+    rpo_seconds: float | None = None
+    rpo_messages: int | None = None
+    lost_messages: int = 0
+    spooled_at_backup: int = 0
+    spooled_delivered_after_recovery: int = 0
+    operations: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass
+TARGETS = {
+    "rto_seconds": ("RTO", "rto_target"),
+    "rpo_seconds": ("RPO", "rpo_target_seconds"),
+    "rpo_messages": ("RPO (messages)", "rpo_target_messages"),
+}
+"""Each metric a scenario may set a target for: its label and its `[expect]` field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A metric against the scenario's target. `status`: met, missed or unmeasured; `why`: one
+    line saying so (for an unmeasured one, why it could not be measured). `enforced`: the
+    scenario fails the drill when the target is not met (`fail_on_targets`). `fails`: this
+    target fails the drill: enforced and missed, or enforced and not measurable in a drill
+    that ran to its end (a drill the harness stopped is unknown, not failed)."""
+
+    metric: str
+    label: str
+    limit: float
+    actual: float | None
+    status: str
+    enforced: bool
+    fails: bool
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class Judgement:
     verdict: Verdict
-    findings: list[Classified] = field(default_factory=list)
-    lost: list[LostOperation] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    reasons: tuple[str, ...]
+    findings: tuple[Classified, ...]
+    lost: tuple[LostOperation, ...]
+    metrics: Metrics
+    targets: tuple[Target, ...]
+
+    @property
+    def violations(self) -> tuple[Classified, ...]:
+        return tuple(c for c in self.findings if c.classification is Classification.VIOLATION)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values, field by field (the report's `judgement`)."""
+        data: dict[str, Any] = converter.unstructure(self)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> Judgement:
+        judgement: Judgement = converter.structure(data, cls)
+        return judgement
+
+
+def judge(record: DrillRecord) -> Judgement:
+    """The judgement of a record (complete or partial): findings classified, losses listed,
+    metrics, targets, verdict. Pure: the same record always gives the same judgement."""
+    classified, lost = classify(record, list(observed(record)))
+    figures = metrics(record, lost)
+    measured = targets(record, figures)
+    verdict, reasons = decide(record, classified, measured)
+    return Judgement(verdict, reasons, tuple(classified), tuple(lost), figures, measured)
+
+
+def observed(record: DrillRecord) -> Iterator[Finding]:
+    """Every finding of the drill, in the order the phases met them: those the drill itself
+    observed (from its phase records) and those of the final check."""
+    if record.backup is not None and record.backup.failed:
+        yield ProcedureError("backup", record.backup.failed)
+    if record.detection is not None and record.detection.at is None and record.fault:
+        yield DisasterUndetected(record.fault.kind, record.fault.detail)
+    if record.recovery is not None and record.recovery.failed:
+        yield ProcedureError("restore", record.recovery.failed)
+    if record.ready is not None and record.ready.at is None:
+        within = f"{record.ready.timeout:g}s"
+        yield ServiceNotRestored(
+            "allservers", f"no SMTP banner and POP3/IMAP login within {within}"
+        )
+    if record.spool is not None and record.spool.remaining:
+        after = f"{record.spool.remaining} queued message(s) after {record.spool.timeout:g}s"
+        yield SpoolNotDrained("mta/spool", after)
+    if record.verify is not None:
+        yield from record.verify.check.findings
+        for item in record.verify.came_back:
+            if not item.back and item.expected:
+                yield DamageNotRepaired(item.id, item.kind)
 
 
 def classify(
-    scenario: Scenario,
-    findings: Sequence[Finding],
-    history: Path,
-    *,
-    restored: bool,
-    point_mono: float | None,
-    backup_messages: set[str] | None = None,
+    record: DrillRecord, findings: Sequence[Finding]
 ) -> tuple[list[Classified], list[LostOperation]]:
     """Classify each finding; list the lost acknowledged operations.
 
     After a restore, a message file the backup did not contain is not a harmless leak: the
     restore left the old tree's content behind (it did not remove what the backup lacked).
     """
-    ops: dict[int, Operation] = {op.index: op for op in operations(history)}
-    may_lose = restored and scenario.expect.loss == "after-backup" and point_mono is not None
+    evidence = record.verify
+    acked = {a.op: a.at for a in evidence.acknowledged} if evidence else {}
+    not_in_backup = set(evidence.not_in_backup) if evidence else set()
     classified: list[Classified] = []
     lost: list[LostOperation] = []
     for finding in findings:
         if isinstance(finding, HISTORY_KINDS) and finding.op is not None:
-            op = ops.get(finding.op)
-            acked = op.completed if op is not None else None
-            if (
-                acked is not None
-                and may_lose
-                and point_mono is not None
-                and acked.mono >= point_mono
-            ):
-                verdict = Classification.ALLOWED
-                reason = "acknowledged after the backup's consistency point"
-            elif acked is not None and point_mono is not None and restored:
-                verdict = Classification.VIOLATION
-                reason = (
-                    "acknowledged before the backup's consistency point: the backup should hold it"
-                    if acked.mono < point_mono
-                    else "the scenario allows no loss"
-                )
-            else:
-                verdict = Classification.VIOLATION
-                reason = "acknowledged, and recovery was a restart through the logs"
-            classified.append(Classified(finding, verdict, reason))
+            at = acked.get(finding.op)
+            classification, reason = _loss(record, at)
+            classified.append(Classified(finding, classification, reason))
             lost.append(
-                LostOperation(
-                    finding.op,
-                    finding.kind,
-                    finding.subject,
-                    acked.wall if acked else 0.0,
-                    verdict,
-                    reason,
-                )
+                LostOperation(finding.op, finding.kind, finding.subject, at, classification, reason)
             )
-            continue
-        if (
-            restored
-            and backup_messages is not None
+        elif (
+            record.restored
             and isinstance(finding, OrphanMessageFile)
-            and finding.subject.rsplit("/", 1)[-1] not in backup_messages
+            and finding.subject.rsplit("/", 1)[-1] in not_in_backup
         ):
             reason = "left behind by the restore: the backup does not contain it"
             classified.append(Classified(finding, Classification.VIOLATION, reason))
-            continue
-        if finding.severity is Severity.VIOLATION:
-            classified.append(Classified(finding, Classification.VIOLATION, "invariant broken"))
-        elif finding.severity is Severity.LEAK:
-            classified.append(
-                Classified(
-                    finding, Classification.LEAK, "a leak (space, not data) that a crash may leave"
-                )
-            )
         else:
-            classified.append(Classified(finding, Classification.WARNING, "disposable data"))
+            classified.append(Classified(finding, *_by_severity(finding)))
     return classified, lost
 
 
-def judge(
-    classified: Sequence[Classified],
-    lost: Sequence[LostOperation],
-    *,
-    checker_errors: int,
-    target_misses: Sequence[str],
-    fail_on_targets: bool,
-) -> Judgement:
-    """fail > unknown > pass."""
+def _loss(record: DrillRecord, acked: Stamp | None) -> tuple[Classification, str]:
+    """How a lost acknowledged operation is judged."""
+    point = record.point
+    if not (record.restored and point is not None and acked is not None):
+        return Classification.VIOLATION, "acknowledged, and recovery was a restart through the logs"
+    if acked.mono < point.mono:
+        reason = "acknowledged before the backup's consistency point: the backup should hold it"
+        return Classification.VIOLATION, reason
+    if record.scenario.expect.loss != "after-backup":
+        return Classification.VIOLATION, "the scenario allows no loss"
+    return Classification.ALLOWED, "acknowledged after the backup's consistency point"
+
+
+def _by_severity(finding: Finding) -> tuple[Classification, str]:
+    if finding.severity is Severity.VIOLATION:
+        return Classification.VIOLATION, "invariant broken"
+    if finding.severity is Severity.LEAK:
+        return Classification.LEAK, "a leak (space, not data) that a crash may leave"
+    return Classification.WARNING, "disposable data"
+
+
+# -- metrics and targets -----------------------------------------------------------------------
+
+
+def metrics(record: DrillRecord, lost: Sequence[LostOperation]) -> Metrics:
+    """The drill's figures (see Metrics). Recovery time runs from the moment the disaster had
+    struck (the damage complete); the recovery point is taken when it began."""
+    fault, backup = record.fault, record.backup.backup if record.backup else None
+    restore = record.recovery.restore if record.recovery else None
+    ready = record.ready.at if record.ready else None
+    detected = record.detection
+    messages = {x.ids.split(":", 1)[-1]: x for x in lost if x.kind == "acknowledged-message-lost"}
+    allowed = sum(x.classification is Classification.ALLOWED for x in messages.values())
+    rpo_measured = _rpo_unmeasured(record) is None
+    return Metrics(
+        rto_seconds=_seconds(fault.struck if fault else None, ready),
+        detection_seconds=_seconds(
+            fault.struck if fault else None, detected.at if detected else None
+        ),
+        detected=detected.what if detected and detected.at else None,
+        backup_window_seconds=_seconds(backup.started, backup.ended) if backup else None,
+        restore_seconds=_seconds(restore.started, restore.ended) if restore else None,
+        rpo_seconds=(
+            (_seconds(backup.point, fault.at) if record.restored and backup and fault else 0.0)
+            if rpo_measured
+            else None
+        ),
+        rpo_messages=(allowed if record.restored else 0) if rpo_measured else None,
+        lost_messages=len(messages),
+        spooled_at_backup=len(record.backup.spooled) if record.backup else 0,
+        spooled_delivered_after_recovery=record.verify.spooled_delivered if record.verify else 0,
+        operations=record.traffic.operations if record.traffic else (),
+    )
+
+
+def _seconds(first: Stamp | None, then: Stamp | None) -> float | None:
+    if first is None or then is None:
+        return None
+    return round(then.mono - first.mono, 3)
+
+
+def _rpo_unmeasured(record: DrillRecord) -> str | None:
+    """Why the recovery point could not be measured, or None when it was."""
+    if not record.restored:
+        return None if record.verify is not None else "the drill stopped before verify"
+    phase = record.backup
+    if phase is None:
+        return "the drill stopped before the backup"
+    if phase.backup is None:
+        cause = phase.interrupted or phase.failed or "no backup was taken"
+        return f"there is no backup to restore from ({cause})"
+    if record.recovery is None:
+        return "the drill stopped before the restore"
+    if record.recovery.restore is None:
+        return f"the restore failed ({record.recovery.failed})"
+    if record.verify is None:
+        return "the drill stopped before verify"
+    return None
+
+
+def _rto_unmeasured(record: DrillRecord) -> str:
+    if record.fault is None:
+        return "no disaster struck"
+    if record.ready is None:
+        return "the drill stopped before the service was probed"
+    return f"the service never came back (not within {record.ready.timeout:g} s)"
+
+
+def targets(record: DrillRecord, figures: Metrics) -> tuple[Target, ...]:
+    """Each target the scenario sets, against the metrics."""
+    expect = record.scenario.expect
+    result = []
+    for metric, (label, field) in TARGETS.items():
+        limit = getattr(expect, field)
+        if limit is None:
+            continue
+        actual = getattr(figures, metric)
+        unit = "messages" if metric == "rpo_messages" else "s"
+        if actual is None:
+            cause = _rto_unmeasured(record) if metric == "rto_seconds" else _rpo_unmeasured(record)
+            status, why = "unmeasured", f"{label} not measured: {cause}"
+        elif actual <= limit:
+            status, why = "met", f"{label} {actual:g} {unit} ≤ {limit:g} {unit}"
+        else:
+            status, why = "missed", f"{label} {actual:g} {unit} > target {limit:g} {unit}"
+        enforced = expect.fail_on_targets
+        fails = enforced and (status == "missed" or (status == "unmeasured" and record.complete))
+        result.append(Target(metric, label, float(limit), actual, status, enforced, fails, why))
+    return tuple(result)
+
+
+def decide(
+    record: DrillRecord, classified: Sequence[Classified], measured: Sequence[Target]
+) -> tuple[Verdict, tuple[str, ...]]:
+    """fail > unknown > pass, with the reasons: the violations and the targets that fail."""
     reasons = [
         f"{c.finding.kind} {c.finding.subject}"
         for c in classified
         if c.classification is Classification.VIOLATION
     ]
-    if fail_on_targets:
-        reasons += [f"target missed: {m}" for m in target_misses]
+    reasons += [
+        f"target {'missed' if t.status == 'missed' else 'not measured'}: {t.why}"
+        for t in measured
+        if t.fails
+    ]
     if reasons:
-        verdict = Verdict.FAIL
-    elif checker_errors:
-        verdict = Verdict.UNKNOWN
-        reasons = [f"{checker_errors} check(s) could not run"]
-    else:
-        verdict = Verdict.PASS
-    return Judgement(verdict, list(classified), list(lost), reasons)
+        return Verdict.FAIL, tuple(reasons)
+    if record.error or not record.complete:
+        running = next((s.phase for s in reversed(record.timeline) if s.end is None), "")
+        why = record.error or f"the drill stopped during {running or 'its first phase'}"
+        return Verdict.UNKNOWN, (why,)
+    crashed = record.verify.check.errors if record.verify else ()
+    if crashed:
+        return Verdict.UNKNOWN, (f"{len(crashed)} check(s) could not run",)
+    return Verdict.PASS, ()

@@ -1,4 +1,6 @@
-"""The drill as a list of checks: what JUnit calls test cases and the HTML report's checklist.
+"""The drill as a list of checks: what JUnit calls test cases and the HTML report's checklist,
+derived from the one judgement (so a failed verdict always has a failed check, and a passed one
+has none).
 
 - one per invariant family, 0 ("files and drill") to 7: failed by the findings of that
   invariant classified as violations (allowed losses, leaks and warnings do not fail it);
@@ -7,26 +9,25 @@
   loss" when the scenario allows none, "losses only after the backup point" otherwise),
   "service restored", "spool drained" and "destroyed data came back", each only when the
   drill got that far or found something about it;
-- one per target the scenario sets ("RTO within target", "RPO within target", "RPO (messages)
-  within target"): failed when missed (or unmeasured) and the scenario enforces targets
-  (`fail_on_targets`); a miss that is not enforced passes with a note (`warn`), as in the
-  verdict, and an unenforced target without a measurement is skipped;
+- one per target the scenario sets ("RTO within target", ...): failed when the target fails
+  the verdict (enforced, and missed or not measurable); a miss that is not enforced passes with
+  a note (`warn`); a target that could not be measured and does not fail is skipped;
 - "drill ran to completion": an error when the harness stopped the drill or a check crashed
-  (the verdict is then unknown).
-
-So a failed verdict always has at least one failed check, and a passed one has none.
+  (the verdict is then unknown, unless something failed it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from harness.drill.report import DrillReport
+from harness.drill.verdict import Classified, Target
 from harness.report import model
-from harness.report.model import Report
 
 Status = Literal["passed", "failed", "skipped", "error"]
+Group = Literal["invariants", "expectations", "targets", "drill"]
 
 INVARIANTS: dict[int, str] = {
     0: "files and drill (config.db, spool, procedures, service)",
@@ -49,12 +50,12 @@ TARGET_NAMES = {
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
-    group: Literal["invariants", "expectations", "targets", "drill"]
+    group: Group
     status: Status
     message: str = ""
     """One line: why it failed, was skipped or errored (or a note on a pass)."""
-    findings: tuple[Mapping[str, Any], ...] = ()
-    """The typed findings behind a failure."""
+    findings: tuple[Classified, ...] = ()
+    """The judged findings behind a failure."""
     text: str = ""
     """Longer text (a traceback, the errors of crashed checks)."""
     warn: bool = False
@@ -63,94 +64,99 @@ class Check:
     @property
     def lines(self) -> list[str]:
         """`kind id: detail` for each finding."""
-        return [model.finding_line(f) for f in self.findings]
+        return [model.finding_line(c) for c in self.findings]
 
 
-def _summary(findings: Sequence[Mapping[str, Any]]) -> str:
+def _summary(findings: Sequence[Classified]) -> str:
     kinds: dict[str, int] = {}
-    for f in findings:
-        kind = str(f.get("kind", "?"))
-        kinds[kind] = kinds.get(kind, 0) + 1
+    for c in findings:
+        kinds[c.finding.kind] = kinds.get(c.finding.kind, 0) + 1
     return f"{len(findings)} violation(s): " + ", ".join(f"{k} ×{n}" for k, n in kinds.items())
 
 
-def _from_findings(
-    name: str, group: Literal["invariants", "expectations"], bad: Sequence[Mapping[str, Any]]
-) -> Check:
+def _from_findings(name: str, group: Group, bad: Sequence[Classified]) -> Check:
     if bad:
         return Check(name, group, "failed", _summary(bad), tuple(bad))
     return Check(name, group, "passed")
 
 
-def checks(report: Report) -> list[Check]:
-    result: list[Check] = []
-    findings = model.rows(report, "findings")
-    violations = model.violations(report)
-    phases = {p.name for p in model.phases(report)}
-    verified = report.get("check") is not None
+def checks(report: DrillReport) -> list[Check]:
+    return [*_invariants(report), *_expectations(report), *_targets(report), _completion(report)]
 
+
+def _invariants(report: DrillReport) -> list[Check]:
+    findings, violations = report.judgement.findings, report.judgement.violations
+    verified = report.record.verify is not None
+    result = []
     for inv, title in INVARIANTS.items():
-        bad = [f for f in violations if f.get("invariant") == inv]
         name = f"invariant {inv}: {title}"
-        found = any(f.get("invariant") == inv for f in findings)
+        found = any(c.finding.invariant == inv for c in findings)
         if inv != 0 and not verified and not found:
-            result.append(
-                Check(name, "invariants", "skipped", "not checked: the drill stopped before verify")
-            )
+            why = "not checked: the drill stopped before verify"
+            result.append(Check(name, "invariants", "skipped", why))
         else:
+            bad = [c for c in violations if c.finding.invariant == inv]
             result.append(_from_findings(name, "invariants", bad))
+    return result
 
-    loss = str(model.section(model.scenario(report), "expect").get("loss") or "none")
-    loss_name = (
+
+def _expectations(report: DrillReport) -> list[Check]:
+    record, violations = report.record, report.judgement.violations
+    result = []
+    loss = record.scenario.expect.loss
+    name = (
         "no unexpected acknowledged loss"
         if loss == "none"
         else "losses only after the backup point"
     )
-    lost = [f for f in violations if "op" in f]
-    if verified or lost:
-        result.append(_from_findings(loss_name, "expectations", lost))
-    for phase, kind, name in (
-        ("service ready", "service-not-restored", "service restored"),
-        ("spool drained", "spool-not-drained", "spool drained"),
+    lost = [c for c in violations if c.finding.op is not None]
+    if record.verify is not None or lost:
+        result.append(_from_findings(name, "expectations", lost))
+    for ran, kind, title in (
+        (record.ready is not None, "service-not-restored", "service restored"),
+        (record.spool is not None, "spool-not-drained", "spool drained"),
+        (
+            bool(record.verify and record.verify.came_back),
+            "damage-not-repaired",
+            "destroyed data came back",
+        ),
     ):
-        bad = [f for f in violations if f.get("kind") == kind]
-        if phase in phases or bad:
-            result.append(_from_findings(name, "expectations", bad))
-    bad = [f for f in violations if f.get("kind") == "damage-not-repaired"]
-    if model.rows(report, "came_back") or bad:
-        result.append(_from_findings("destroyed data came back", "expectations", bad))
-
-    for m in model.measures(report):
-        if m.key not in TARGET_NAMES or m.target is None:
-            continue
-        name = TARGET_NAMES[m.key]
-        got = f"{m.text()} (target {m.target_text()})"
-        if m.status == "met":
-            result.append(Check(name, "targets", "passed", got))
-        elif m.enforced:
-            what = "missed" if m.status == "missed" else "not measured"
-            result.append(Check(name, "targets", "failed", f"{what}: {got}"))
-        elif m.status == "missed":
-            note = f"missed, not enforced (fail_on_targets = false): {got}"
-            result.append(Check(name, "targets", "passed", note, warn=True))
-        else:
-            result.append(
-                Check(name, "targets", "skipped", f"not measured (target {m.target_text()})")
-            )
-
-    error = str(report.get("error") or "")
-    crashed = [
-        f"{e.get('check', '?')}: {e.get('error', '')}"
-        for e in model.rows(model.section(report, "check"), "errors")
-    ]
-    if error:
-        text = str(report.get("traceback") or "")
-        result.append(Check("drill ran to completion", "drill", "error", error, (), text))
-    elif crashed:
-        message = f"{len(crashed)} check(s) could not run"
-        result.append(
-            Check("drill ran to completion", "drill", "error", message, (), "\n".join(crashed))
-        )
-    else:
-        result.append(Check("drill ran to completion", "drill", "passed"))
+        bad = [c for c in violations if c.finding.kind == kind]
+        if ran or bad:
+            result.append(_from_findings(title, "expectations", bad))
     return result
+
+
+def _targets(report: DrillReport) -> list[Check]:
+    by_metric = {m.key: m for m in model.measures(report.judgement)}
+    return [
+        _target(t, f"{by_metric[t.metric].text()} (target {by_metric[t.metric].target_text()})")
+        for t in report.judgement.targets
+    ]
+
+
+def _target(t: Target, got: str) -> Check:
+    name = TARGET_NAMES[t.metric]
+    if t.status == "met":
+        return Check(name, "targets", "passed", got)
+    if t.fails:
+        what = "missed" if t.status == "missed" else f"not measured ({t.why})"
+        return Check(name, "targets", "failed", f"{what}: {got}")
+    if t.status == "missed":
+        note = f"missed, not enforced (fail_on_targets = false): {got}"
+        return Check(name, "targets", "passed", note, warn=True)
+    return Check(name, "targets", "skipped", t.why)
+
+
+def _completion(report: DrillReport) -> Check:
+    record = report.record
+    name = "drill ran to completion"
+    if record.error or not record.complete:
+        why = record.error or "; ".join(report.judgement.reasons) or "the drill stopped early"
+        return Check(name, "drill", "error", why, (), record.traceback)
+    crashed = record.verify.check.errors if record.verify else ()
+    if crashed:
+        message = f"{len(crashed)} check(s) could not run"
+        text = "\n".join(f"{e.check}: {e.error}" for e in crashed)
+        return Check(name, "drill", "error", message, (), text)
+    return Check(name, "drill", "passed")

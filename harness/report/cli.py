@@ -11,17 +11,25 @@
         (re)write junit.xml and report.html beside a report.json (no history line)
 
 Each command returns an exit code: 0 done, 1 a regression with --fail-on-regression, 2 bad
-input (FiredrillError, printed by firedrill's main).
+input (FiredrillError, printed by firedrill's main: a missing or unreadable report, or one of
+an older format, in one line).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
+from rich.console import Console
+
+from harness.drill.report import load_report
 from harness.errors import EXIT_OK, EXIT_VIOLATIONS, FiredrillError
+from harness.report import HTML_NAME, JUNIT_NAME
+from harness.report.html import write_html
+from harness.report.junit import write_junit
+from harness.report.show import render_show
+from harness.report.trend import find_regressions, load_history, trend_table
+from harness.report.trend_html import write_trend_html
 
 
 def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -88,23 +96,7 @@ def _fraction(text: str) -> float:
     return value
 
 
-def load_report(where: Path) -> tuple[Path, dict[str, Any]]:
-    """A report directory or report.json → (its directory, the report)."""
-    path = where / "report.json" if where.is_dir() else where
-    if not path.is_file():
-        raise FiredrillError(f"no report at {path}")
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise FiredrillError(f"{path}: not a readable report: {exc}") from exc
-    if not isinstance(report, dict) or report.get("format") != "firedrill-report":
-        raise FiredrillError(f"{path}: not a firedrill report")
-    return path.parent, report
-
-
 def cmd_trend(args: argparse.Namespace) -> int:
-    from harness.report.trend import find_regressions, load_history, trend_table, write_trend_html
-
     root: Path = args.dir
     if not root.exists():
         raise FiredrillError(f"no reports directory {root}")
@@ -124,30 +116,12 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.text import Text
-
-    from harness.report.schema import validate
-    from harness.report.show import render_show
-
     directory, report = load_report(args.dir)
-    console = Console()
-    render_show(report, console, report_dir=directory)
-    problems = validate(report)
-    if problems:
-        note = (
-            f"note: report.json departs from the schema in {len(problems)} place(s), "
-            f"first: {problems[0]}"
-        )
-        console.print(Text(note, style="yellow"))
+    render_show(report, Console(), report_dir=directory)
     return EXIT_OK
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from harness.report import HTML_NAME, JUNIT_NAME
-    from harness.report.html import write_html
-    from harness.report.junit import write_junit
-
     directory, report = load_report(args.dir)
     write_junit(report, directory / JUNIT_NAME)
     write_html(report, directory / HTML_NAME)

@@ -1,62 +1,25 @@
-"""Read-only views of a report.json dict shared by the JUnit, HTML, terminal and trend outputs.
+"""What the outputs share about one drill report (a `DrillReport`: the record and its one
+judgement): the headline, the measures against their targets, findings grouped by kind, the
+timeline on the drill's clock, and the formatting of times and counts.
 
-Every accessor tolerates a partial report (a drill that stopped early: no fault, no backup, a
-phase without an end) and missing keys, so an output can always be written for what exists.
+Every output (junit.xml, report.html, the terminal, the trend line) reads the report through
+these, so they say the same thing. A partial report (a drill that stopped early: no fault, no
+backup, a phase without an end) is handled everywhere.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-Report = Mapping[str, Any]
+from harness.drill.record import DrillRecord, Span
+from harness.drill.report import DrillReport
+from harness.drill.verdict import Classification, Classified, Judgement, Target
+from harness.history import Stamp
 
 VERDICTS = ("pass", "fail", "unknown")
-
-
-def verdict(report: Report) -> str:
-    value = str(report.get("verdict") or "unknown")
-    return value if value in VERDICTS else "unknown"
-
-
-def scenario(report: Report) -> Mapping[str, Any]:
-    value = report.get("scenario")
-    return value if isinstance(value, Mapping) else {}
-
-
-def scenario_name(report: Report) -> str:
-    return str(scenario(report).get("name") or "drill")
-
-
-def section(report: Report, key: str) -> Mapping[str, Any]:
-    """A sub-object of the report ({} when null or missing)."""
-    value = report.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def rows(report: Report, key: str) -> list[Mapping[str, Any]]:
-    """A list of objects of the report ([] when null or missing)."""
-    value = report.get(key)
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [item for item in value if isinstance(item, Mapping)]
-
-
-def number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def metric(report: Report, name: str) -> float | None:
-    return number(section(report, "metrics").get(name))
-
-
-def started(report: Report) -> float | None:
-    return number(report.get("started"))
 
 
 def iso(wall: float | None) -> str:
@@ -66,31 +29,6 @@ def iso(wall: float | None) -> str:
     return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def relative(report: Report, wall: Any) -> float | None:
-    """A wall-clock time as seconds since the drill started (the timeline's clock)."""
-    at, origin = number(wall), started(report)
-    if at is None or origin is None:
-        return None
-    return at - origin
-
-
-def fault_time(report: Report) -> float | None:
-    """When the disaster struck, in seconds from the drill's start."""
-    return relative(report, section(report, "fault").get("at"))
-
-
-def struck_time(report: Report) -> float | None:
-    """When the damage was complete (recovery time runs from here), in seconds from the drill's
-    start; reports written before `struck` existed give the fault's start."""
-    fault = section(report, "fault")
-    return relative(report, fault.get("struck", fault.get("at")))
-
-
-def point_time(report: Report) -> float | None:
-    """The backup's consistency point, in seconds from the drill's start."""
-    return relative(report, section(report, "backup").get("consistency_point"))
-
-
 def limit(value: float) -> str:
     """A target: `60 s`, `15 min`, `2.5 s` (no useless decimals)."""
     if value.is_integer() and value < 120:
@@ -98,7 +36,7 @@ def limit(value: float) -> str:
     return seconds(value)
 
 
-def plain(value: Any) -> str:
+def plain(value: object) -> str:
     """A number without a useless `.0`; anything else as str."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -114,42 +52,43 @@ def seconds(value: float | None, *, digits: int = 2) -> str:
     return f"{value:.{digits}f} s"
 
 
-@dataclass(frozen=True, slots=True)
-class Phase:
-    name: str
-    start: float
-    end: float | None
-    error: str
-
-    @property
-    def duration(self) -> float | None:
-        return None if self.end is None else max(0.0, self.end - self.start)
+def messages(n: int) -> str:
+    return f"{n} message{'s' if n != 1 else ''}"
 
 
-def phases(report: Report) -> list[Phase]:
-    result = []
-    for row in rows(report, "timeline"):
-        start = number(row.get("start"))
-        if start is None:
-            continue
-        result.append(
-            Phase(
-                str(row.get("phase", "?")),
-                start,
-                number(row.get("end")),
-                str(row.get("error") or ""),
-            )
-        )
-    return result
+# -- the drill's clock ---------------------------------------------------------------------------
 
 
-def duration(report: Report) -> float:
+def at(record: DrillRecord, stamp: Stamp | None) -> float | None:
+    """A moment as seconds since the drill started (None stays None)."""
+    return None if stamp is None else record.since_start(stamp)
+
+
+def fault_time(record: DrillRecord) -> float | None:
+    """When the disaster began, in seconds from the drill's start."""
+    return at(record, record.fault.at) if record.fault else None
+
+
+def struck_time(record: DrillRecord) -> float | None:
+    """When the damage was complete (recovery time runs from here)."""
+    return at(record, record.fault.struck) if record.fault else None
+
+
+def point_time(record: DrillRecord) -> float | None:
+    """The backup's consistency point, in seconds from the drill's start."""
+    return at(record, record.point)
+
+
+def duration(record: DrillRecord) -> float:
     """Seconds from the drill's start to the end of its last phase (0 when there is none)."""
-    ends = [p.end if p.end is not None else p.start for p in phases(report)]
-    return max(ends, default=0.0)
+    return max((s.end if s.end is not None else s.start for s in record.timeline), default=0.0)
 
 
-# -- metrics against targets -----------------------------------------------------------------
+def span_seconds(span: Span) -> float | None:
+    return None if span.end is None else max(0.0, span.end - span.start)
+
+
+# -- metrics against targets ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,91 +99,66 @@ class Measure:
     label: str
     value: float | None
     unit: str
-    target: float | None = None
-    met: bool | None = None
-    enforced: bool = False
-
-    @property
-    def has_target(self) -> bool:
-        return self.target is not None
+    target: Target | None = None
 
     def text(self) -> str:
         if self.value is None:
             return "—"
         if self.unit == "messages":
-            n = int(self.value)
-            return f"{n} message{'s' if n != 1 else ''}"
+            return messages(int(self.value))
         return seconds(self.value)
 
     def target_text(self) -> str:
         if self.target is None:
             return ""
         if self.unit == "messages":
-            return f"≤ {int(self.target)} messages"
-        return f"≤ {limit(self.target)}"
+            return f"≤ {int(self.target.limit)} messages"
+        return f"≤ {limit(self.target.limit)}"
 
     @property
     def status(self) -> str:
         """`met`, `missed`, `unmeasured` (a target without a value) or `none` (no target)."""
-        if self.target is None:
-            return "none"
-        if self.met is None:
-            return "unmeasured"
-        return "met" if self.met else "missed"
+        return "none" if self.target is None else self.target.status
+
+    @property
+    def enforced(self) -> bool:
+        return self.target is not None and self.target.enforced
 
 
-def measures(report: Report) -> list[Measure]:
-    """RTO, backup window, restore time and RPO (seconds and messages) with their targets.
-
-    A restore drill that took no backup has no RPO (None, target unmeasured).
-    """
-    m = section(report, "metrics")
-    enforced = bool(section(scenario(report), "expect").get("fail_on_targets"))
-    by_name = {str(t.get("name")): t for t in rows(report, "targets")}
-
-    # Without a backup a restore drill has no recovery point: the writer's 0 means "not measured".
-    no_point = scenario(report).get("recovery_action") == "restore" and not section(
-        report, "backup"
-    )
-
-    def measure(key: str, label: str, unit: str) -> Measure:
-        t = by_name.get(key, {})
-        met = t.get("met")
-        value = number(m.get(key))
-        if no_point and key.startswith("rpo"):
-            value, met = None, None
-        return Measure(
-            key,
-            label,
-            value,
-            unit,
-            number(t.get("target")),
-            met if isinstance(met, bool) else None,
-            enforced,
-        )
-
+def measures(judgement: Judgement) -> list[Measure]:
+    """RTO, backup window, restore time and RPO (seconds and messages) with their targets."""
+    m = judgement.metrics
+    by_metric = {t.metric: t for t in judgement.targets}
     return [
-        measure("rto_seconds", "RTO", "seconds"),
-        measure("backup_window_seconds", "Backup window", "seconds"),
-        measure("restore_seconds", "Restore time", "seconds"),
-        measure("rpo_seconds", "RPO", "seconds"),
-        measure("rpo_messages", "RPO (messages)", "messages"),
+        Measure("rto_seconds", "RTO", m.rto_seconds, "seconds", by_metric.get("rto_seconds")),
+        Measure("backup_window_seconds", "Backup window", m.backup_window_seconds, "seconds"),
+        Measure("restore_seconds", "Restore time", m.restore_seconds, "seconds"),
+        Measure("rpo_seconds", "RPO", m.rpo_seconds, "seconds", by_metric.get("rpo_seconds")),
+        Measure(
+            "rpo_messages",
+            "RPO (messages)",
+            None if m.rpo_messages is None else float(m.rpo_messages),
+            "messages",
+            by_metric.get("rpo_messages"),
+        ),
     ]
 
 
-# -- findings ----------------------------------------------------------------------------------
+# -- findings ------------------------------------------------------------------------------------
+
+_ORDER = {"violation": 0, "leak": 1, "warning": 2, "allowed": 3}
 
 
 @dataclass(frozen=True, slots=True)
 class FindingGroup:
-    """All findings of one kind."""
+    """All findings of one kind, as judged."""
 
     kind: str
     severity: str
-    invariant: int | None
+    invariant: int
     remedy: str
     classifications: tuple[tuple[str, int], ...]
-    items: tuple[Mapping[str, Any], ...]
+    items: tuple[Classified, ...]
 
     @property
     def count(self) -> int:
@@ -254,75 +168,62 @@ class FindingGroup:
     def worst(self) -> str:
         """The classification that matters most: violation > leak > warning > allowed."""
         present = {c for c, _ in self.classifications}
-        for c in ("violation", "leak", "warning", "allowed"):
-            if c in present:
-                return c
-        return self.severity
+        return next(c for c in _ORDER if c in present)
 
 
-def classification(finding: Mapping[str, Any]) -> str:
-    """A judged finding's classification; an unjudged one's severity stands in for it."""
-    return str(finding.get("classification") or finding.get("severity") or "violation")
-
-
-_ORDER = {"violation": 0, "leak": 1, "warning": 2, "allowed": 3}
-
-
-def group_findings(findings: Sequence[Mapping[str, Any]]) -> list[FindingGroup]:
+def group_findings(findings: Sequence[Classified]) -> list[FindingGroup]:
     """Findings grouped by kind, the groups holding violations first, then by count."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for f in findings:
-        groups.setdefault(str(f.get("kind", "?")), []).append(f)
+    groups: dict[str, list[Classified]] = {}
+    for c in findings:
+        groups.setdefault(c.finding.kind, []).append(c)
     result = []
     for kind, items in groups.items():
-        first = items[0]
-        inv = first.get("invariant")
-        counts = Counter(classification(f) for f in items)
+        first = items[0].finding
+        counts = Counter(c.classification.value for c in items)
         result.append(
             FindingGroup(
                 kind,
-                str(first.get("severity", "")),
-                inv if isinstance(inv, int) and not isinstance(inv, bool) else None,
-                str(first.get("remedy", "")),
-                tuple(sorted(counts.items(), key=lambda kv: _ORDER.get(kv[0], 9))),
+                first.severity.value,
+                first.invariant,
+                first.remedy,
+                tuple(sorted(counts.items(), key=lambda kv: _ORDER[kv[0]])),
                 tuple(items),
             )
         )
-    result.sort(key=lambda g: (_ORDER.get(g.worst, 9), -g.count, g.kind))
+    result.sort(key=lambda g: (_ORDER[g.worst], -g.count, g.kind))
     return result
 
 
-def finding_line(finding: Mapping[str, Any]) -> str:
+def detail(c: Classified) -> str:
+    """The finding's detail without a repeated `id: ` prefix."""
+    return c.finding.detail.removeprefix(f"{c.finding.subject}: ")
+
+
+def finding_line(c: Classified) -> str:
     """`kind id: detail`."""
-    subject = str(finding.get("id", ""))
-    line = f"{finding.get('kind', '?')} {subject}"
-    detail = str(finding.get("detail") or "").removeprefix(f"{subject}: ")
-    return f"{line}: {detail}" if detail else line
+    line = f"{c.finding.kind} {c.finding.subject}"
+    text = detail(c)
+    return f"{line}: {text}" if text else line
 
 
-def violations(report: Report) -> list[Mapping[str, Any]]:
-    return [f for f in rows(report, "findings") if classification(f) == "violation"]
-
-
-def headline(report: Report) -> str:
+def headline(report: DrillReport) -> str:
     """One sentence: what happened, in the reader's terms."""
-    word = verdict(report)
+    judgement = report.judgement
+    word = judgement.verdict.value
     if word == "unknown":
-        why = str(report.get("error") or "") or "; ".join(map(str, report.get("reasons") or []))
-        return f"The drill could not reach a verdict: {why}"
-    bad = violations(report)
+        return f"The drill could not reach a verdict: {'; '.join(judgement.reasons)}"
+    bad = judgement.violations
     if word == "fail":
         if 0 < len(bad) <= 2:
-            return "; ".join(finding_line(f) for f in bad) + "."
+            return "; ".join(finding_line(c) for c in bad) + "."
         if bad:
-            kinds = Counter(str(f.get("kind")) for f in bad)
+            kinds = Counter(c.finding.kind for c in bad)
             listed = ", ".join(f"{k} ×{n}" for k, n in kinds.most_common(3))
             more = f" and {len(kinds) - 3} more kinds" if len(kinds) > 3 else ""
             return f"{len(bad)} violation{'s' if len(bad) != 1 else ''}: {listed}{more}."
-        return "Failed: " + "; ".join(map(str, report.get("reasons") or [])) + "."
-    lost = rows(report, "lost_operations")
-    allowed = sum(1 for x in lost if x.get("classification") == "allowed")
-    rto = metric(report, "rto_seconds")
+        return "Failed: " + "; ".join(judgement.reasons) + "."
+    allowed = sum(x.classification is Classification.ALLOWED for x in judgement.lost)
+    rto = judgement.metrics.rto_seconds
     recovered = (
         f"Service was back {seconds(rto)} after the disaster" if rto is not None else "Recovered"
     )

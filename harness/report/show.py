@@ -18,9 +18,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from harness.drill.report import DrillReport
 from harness.report import model
-from harness.report.checks import checks
-from harness.report.model import Report
+from harness.report.checks import Check, checks
 
 STYLES = {
     "pass": "bold white on green",
@@ -33,48 +33,55 @@ STATUS_STYLES = {"met": "green", "missed": "red", "unmeasured": "yellow", "none"
 
 
 def render_show(
-    report: Report, console: Console, *, report_dir: Path | None = None, findings_limit: int = 20
+    report: DrillReport,
+    console: Console,
+    *,
+    report_dir: Path | None = None,
+    findings_limit: int = 20,
 ) -> None:
     """Print a summary of one drill to `console`."""
-    verdict = model.verdict(report)
-    scenario = model.scenario(report)
     results = checks(report)
+    _panel(report, console, results)
+    _measures(report, console)
+    _checks(console, results)
+    _findings(report, console, findings_limit)
+    _lost(report, console)
+    _paths(report, console, report_dir)
 
+
+def _panel(report: DrillReport, console: Console, results: list[Check]) -> None:
+    record, verdict = report.record, report.judgement.verdict.value
+    scenario = record.scenario
     title = Text()
     title.append(f" {verdict.upper()} ", style=STYLES[verdict])
-    title.append(f"  {model.scenario_name(report)}", style="bold")
-    what = " · ".join(
-        str(x)
-        for x in (
-            scenario.get("category"),
-            model.section(scenario, "disaster").get("kind"),
-            f"procedure {model.section(scenario, 'backup').get('procedure', '?')}",
-        )
-        if x
-    )
+    title.append(f"  {scenario.name}", style="bold")
+    what = " · ".join((scenario.category, scenario.disaster.kind, f"procedure {record.procedure}"))
     passed = sum(c.status == "passed" for c in results)
     lines: list[Text | Table] = [
         title,
-        Text(str(scenario.get("description") or ""), style="italic"),
+        Text(scenario.description, style="italic"),
         Text(what, style="dim"),
         Text(model.headline(report), style="bold"),
         Text(
-            f"started {model.iso(model.started(report))} · seed {report.get('seed', '—')} · "
-            f"backend {report.get('backend', '—')} · "
-            f"{passed} of {len(results)} checks passed",
+            f"started {model.iso(record.started.wall)} · seed {record.seed} · "
+            f"backend {record.backend} · {passed} of {len(results)} checks passed",
             style="dim",
         ),
     ]
-    if report.get("error"):
-        lines.append(Text(f"error: {report.get('error')}", style="bold yellow"))
+    if record.error:
+        lines.append(Text(f"error: {record.error}", style="bold yellow"))
+    if not record.complete and not record.error:
+        lines.append(Text("partial record: the drill had not ended", style="bold yellow"))
     console.print(Panel(Group(*lines), border_style=BORDERS[verdict], title="firedrill drill"))
 
+
+def _measures(report: DrillReport, console: Console) -> None:
     metrics = Table(title="Headline numbers", box=box.SIMPLE_HEAD, title_justify="left")
     metrics.add_column("measure")
     metrics.add_column("value", justify="right")
     metrics.add_column("target", justify="right")
     metrics.add_column("")
-    for m in model.measures(report):
+    for m in model.measures(report.judgement):
         if m.value is None and m.target is None and m.key == "rpo_messages":
             continue
         status = {"met": "met", "missed": "MISSED", "unmeasured": "not measured"}.get(m.status, "")
@@ -88,6 +95,9 @@ def render_show(
         )
     console.print(metrics)
 
+
+def _checks(console: Console, results: list[Check]) -> None:
+    passed = sum(c.status == "passed" for c in results)
     bad = [c for c in results if c.status in ("failed", "error") or c.warn]
     if bad:
         table = Table(title="Checks that need a look", box=box.SIMPLE_HEAD, title_justify="left")
@@ -103,7 +113,9 @@ def render_show(
         note = f" ({skipped} skipped)" if skipped else ""
         console.print(Text(f"All {passed} checks passed{note}.", style="green"))
 
-    groups = model.group_findings(model.rows(report, "findings"))
+
+def _findings(report: DrillReport, console: Console, findings_limit: int) -> None:
+    groups = model.group_findings(report.judgement.findings)
     if groups:
         wide = console.width >= 120
         table = Table(title="Findings by kind", box=box.SIMPLE_HEAD, title_justify="left")
@@ -118,13 +130,13 @@ def render_show(
             classes = Text()
             for name, n in g.classifications:
                 classes.append(f"{n} {name} ", style=CLASS_STYLES.get(name, ""))
-            ids = ", ".join(str(f.get("id", "")) for f in g.items[:3])
+            ids = ", ".join(c.finding.subject for c in g.items[:3])
             if g.count > 3:
                 ids += f", … (+{g.count - 3})"
             cells = [
                 Text(g.kind),
                 Text(str(g.count)),
-                Text("—" if g.invariant is None else str(g.invariant)),
+                Text(str(g.invariant)),
                 classes,
             ]
             if wide:
@@ -136,8 +148,10 @@ def render_show(
     else:
         console.print("No findings.")
 
-    lost = model.rows(report, "lost_operations")
-    counts = Counter(str(x.get("classification")) for x in lost)
+
+def _lost(report: DrillReport, console: Console) -> None:
+    lost = report.judgement.lost
+    counts = Counter(x.classification.value for x in lost)
     if lost:
         detail = ", ".join(f"{n} {c}" for c, n in counts.most_common())
         style = "red" if counts.get("violation") else "blue"
@@ -145,6 +159,8 @@ def render_show(
     else:
         console.print("Lost acknowledged operations: 0")
 
+
+def _paths(report: DrillReport, console: Console, report_dir: Path | None) -> None:
     paths = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
     paths.add_column(style="dim")
     paths.add_column(overflow="fold")
@@ -152,7 +168,13 @@ def render_show(
         for name in ("report.json", "report.html", "junit.xml"):
             if (report_dir / name).exists():
                 paths.add_row(name, Text(str(report_dir / name)))
-    for key in ("history", "logs", "kept_tree"):
-        if report.get(key):
-            paths.add_row(key.replace("_", " "), Text(str(report.get(key))))
+    where = report.record.paths
+    for key, value in (
+        ("history", where.history),
+        ("logs", where.logs),
+        ("manifest", where.manifest),
+        ("kept tree", where.kept_tree),
+    ):
+        if value:
+            paths.add_row(key, Text(value))
     console.print(paths)

@@ -1,0 +1,114 @@
+"""The verify phase and the evidence the verdict needs, read from the installation, the
+history and the backup: the final check, when each operation a finding names was
+acknowledged, which orphan files the backup did not hold, whether what the disaster destroyed
+came back, what the backup's spool held and how much of it was delivered; and the backup
+itself checked as a recovery point.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.checker.databases import items, scratch_copy
+from harness.checker.findings import OrphanMessageFile
+from harness.checker.run import run_check
+from harness.drill.record import Acknowledged, BackupPhase, RecoveryPoint, VerifyRecord
+from harness.errors import FiredrillError
+from harness.faults.came_back import CameBack, Restored, came_back
+from harness.faults.kinds import KINDS
+from harness.faults.record import FaultRecord
+from harness.history import HistoryWriter, operations
+from harness.layout import Layout
+from harness.manifest import ManifestSummary, summarize
+from harness.procedures import BackupRecord
+from harness.scenarios.scenario import Scenario
+from harness.store.records import MsgRecord
+
+RECOVERY_POINT_FINDINGS = 20
+"""A damaged recovery point lists at most this many of its violations."""
+
+
+def verify(
+    layout: Layout,
+    history: HistoryWriter,
+    scenario: Scenario,
+    backup: BackupPhase | None,
+    fault: FaultRecord | None,
+) -> VerifyRecord:
+    """Invariants 1-7 against the history (and, after a restore, the backup's manifest),
+    with the evidence the verdict needs."""
+    restored = scenario.recovery_action == "restore"
+    taken = backup.backup if backup else None
+    manifest = taken.manifest if restored and taken else None
+    check = run_check(layout.root, history=history.path, against=manifest)
+    summary = summarize(manifest) if manifest else None
+    named = {f.op for f in check.findings if f.op is not None}
+    orphans = [
+        f.subject.rsplit("/", 1)[-1] for f in check.findings if isinstance(f, OrphanMessageFile)
+    ]
+    return VerifyRecord(
+        check,
+        acknowledged=acknowledged(history.path, named),
+        not_in_backup=tuple(m for m in orphans if summary and m not in summary.messages),
+        came_back=came_back_after(layout, fault, summary) if restored and fault else (),
+        spooled_delivered=delivered(layout, backup.spooled if backup else ()),
+    )
+
+
+def acknowledged(history: Path, ops: set[int]) -> tuple[Acknowledged, ...]:
+    """When each of `ops` was acknowledged, per the history (those never acknowledged are
+    left out)."""
+    if not ops:
+        return ()
+    return tuple(
+        Acknowledged(op.index, op.completed)
+        for op in operations(history)
+        if op.index in ops and op.acknowledged and op.completed is not None
+    )
+
+
+def came_back_after(
+    layout: Layout, fault: FaultRecord, summary: ManifestSummary | None
+) -> tuple[CameBack, ...]:
+    """For each thing the disaster destroyed: is it back, did the backup hold it? (The
+    disaster kind's own check; crashes destroy nothing.)"""
+    check = KINDS[fault.kind].came_back
+    if check is None or not fault.damaged:
+        return ()
+    with scratch_copy(layout, ("entry", "mbox")) as stores:
+        tree = Restored(layout, stores, summary)
+        return tuple(came_back(tree, check, damaged) for damaged in fault.damaged)
+
+
+def spooled_ids(manifest: Path | None) -> tuple[str, ...]:
+    """The Message-IDs a backup's spool held (from its manifest)."""
+    return tuple(summarize(manifest).spool_header_ids) if manifest else ()
+
+
+def delivered(layout: Layout, header_ids: tuple[str, ...]) -> int:
+    """How many of these Message-IDs are stored now (spooled mail delivered after recovery)."""
+    if not header_ids:
+        return 0
+    wanted = set(header_ids)
+    with scratch_copy(layout, ("msgid",)) as stores:
+        if not stores.readable("msgid/msgid.db"):
+            return 0
+        found = {
+            MsgRecord.decode(k, v).header_id for k, v in items(stores.handle("msgid", "msgid.db"))
+        }
+    return len(wanted & found)
+
+
+def recovery_point(backup: BackupRecord) -> RecoveryPoint:
+    """The backup itself checked: is it a clean recovery point? (Only a tree can be checked.)"""
+    tree = backup.directory / "tree" if (backup.directory / "tree").is_dir() else backup.directory
+    try:
+        report = run_check(tree)
+    except FiredrillError as exc:
+        return RecoveryPoint(backup.point, None, why=str(exc))
+    bad = report.violations
+    return RecoveryPoint(
+        backup.point,
+        not bad and not report.errors,
+        tuple(f"{f.kind} {f.subject}" for f in bad[:RECOVERY_POINT_FINDINGS]),
+    )

@@ -1,0 +1,27 @@
+"""Environments: how a drill's servers run, and what surrounds them.
+
+`backend` (the Backend protocol, its optional capabilities, the no-op backend), `local`
+(processes on loopback), `containers` (the docker backend, testcontainers), `network` (a
+loopback /24 leased per drill), `probe` (asking servers from outside, as a client would),
+`cleanup` (what crashed drills left behind).
+"""
+
+from __future__ import annotations
+
+from harness.environments.local import LocalBackend
+from harness.errors import FiredrillError
+
+BACKENDS = ("local", "docker")
+
+
+def backend_class(name: str) -> type:
+    """The class of the backend called `name`, built from a Layout. The docker backend's
+    module (the docker SDK and testcontainers, ~0.3 s to import) loads only when asked for."""
+    if name == "local":
+        return LocalBackend
+    if name == "docker":
+        # Deferred for its cost (not a cycle): local drills never load the docker SDK.
+        from harness.environments.containers import DockerBackend
+
+        return DockerBackend
+    raise FiredrillError(f"unknown backend {name!r}: choose {' or '.join(BACKENDS)}")
