@@ -320,18 +320,24 @@ def targets(record: DrillRecord, figures: Metrics) -> tuple[Target, ...]:
         if limit is None:
             continue
         actual = getattr(figures, metric)
-        unit = "messages" if metric == "rpo_messages" else "s"
         if actual is None:
             cause = _rto_unmeasured(record) if metric == "rto_seconds" else _rpo_unmeasured(record)
             status, why = "unmeasured", f"{label} not measured: {cause}"
         elif actual <= limit:
-            status, why = "met", f"{label} {actual:g} {unit} ≤ {limit:g} {unit}"
+            status, why = "met", f"{label} {_amount(actual, metric)} ≤ {_amount(limit, metric)}"
         else:
-            status, why = "missed", f"{label} {actual:g} {unit} > target {limit:g} {unit}"
+            status = "missed"
+            why = f"{label} {_amount(actual, metric)} > target {_amount(limit, metric)}"
         enforced = expect.fail_on_targets
         fails = enforced and (status == "missed" or (status == "unmeasured" and record.complete))
         result.append(Target(metric, label, float(limit), actual, status, enforced, fails, why))
     return tuple(result)
+
+
+def _amount(value: float, metric: str) -> str:
+    if metric == "rpo_messages":
+        return f"{value:g} message{'' if value == 1 else 's'}"
+    return f"{value:g} s"
 
 
 def decide(
