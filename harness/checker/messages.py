@@ -47,17 +47,20 @@ def check_rows(ctx: CheckContext) -> Iterator[Finding]:
     folders_db = ctx.stores.handle("mbox", "folders.db")
     refs = RefCounts()
     row_iter = _Peek(Row.decode(k, v) for k, v in items(rows_db))
+    def homeless(row: Row) -> Iterator[Finding]:
+        """A row before or after every folder of its own: no folder record, and maybe no
+        msgid record either (both are reported)."""
+        ctx.stats["rows"] += 1
+        refs.add(row.msgid)
+        yield RowWithoutFolder(str(row.key), "no folder record for this row")
+        if records_ok and records.get(row.msgid.encode()) is None:
+            yield DanglingRow(str(row.key), f"points at message {row.msgid}, which has no record")
+
     for key, value in items(folders_db):
         meta = FolderMeta.decode(key, value)
         prefix = (meta.mailbox, meta.folder)
         while (row := row_iter.peek()) is not None and (row.key.mailbox, row.key.folder) < prefix:
-            next(row_iter)
-            refs.add(row.msgid)
-            yield RowWithoutFolder(str(row.key), "no folder record for this row")
-            if records_ok and records.get(row.msgid.encode()) is None:
-                yield DanglingRow(
-                    str(row.key), f"points at message {row.msgid}, which has no record"
-                )
+            yield from homeless(next(row_iter))
         count = size = unseen = 0
         while (row := row_iter.peek()) is not None and (row.key.mailbox, row.key.folder) == prefix:
             next(row_iter)
@@ -77,8 +80,7 @@ def check_rows(ctx: CheckContext) -> Iterator[Finding]:
                 f"rows say {count}/{size}/{unseen}",
             )
     for row in row_iter:
-        refs.add(row.msgid)
-        yield RowWithoutFolder(str(row.key), "no folder record for this row")
+        yield from homeless(row)
     ctx.refs = refs
 
 

@@ -306,7 +306,7 @@ DAMAGES: list[tuple[Damage, type[F.Finding]]] = [
 
 def test_the_golden_tree_is_clean(golden_s: Layout) -> None:
     report = run_check(golden_s.root)
-    assert report.findings == [] and report.errors == [], report.to_json()
+    assert report.findings == () and report.errors == (), report.to_json()
     assert report.stats["messages_verified"] == 2000
 
 
@@ -316,7 +316,7 @@ def test_one_damage_is_exactly_one_finding(
 ) -> None:
     subject, manifest = damage(tree_s, tmp_path)
     report = run_check(tree_s.root, against=manifest)
-    assert report.errors == []
+    assert report.errors == ()
     assert [(type(f), f.subject) for f in report.findings] == [(expected, subject)], [
         str(f) for f in report.findings
     ]
@@ -328,7 +328,7 @@ def test_a_re_pointed_record_is_a_missing_file_and_an_orphan(tree_s: Layout) -> 
     victim = _victim(tree_s)
     _repoint(tree_s, victim, "msgfiles/00/00/0000000000000000")
     report = run_check(tree_s.root)
-    assert report.errors == []
+    assert report.errors == ()
     assert [(type(f), f.subject) for f in report.findings] == [
         (F.MessageFileMissing, victim.msgid),
         (F.OrphanMessageFile, victim.path),
@@ -366,7 +366,7 @@ def test_a_missing_db_verify_is_listed_as_skipped(
 
     monkeypatch.setattr(databases, "DB_VERIFY", "firedrill-no-such-db_verify")
     report = run_check(golden_xs.root)
-    assert report.findings == [] and report.errors == []
+    assert report.findings == () and report.errors == ()
     assert [s.check for s in report.skipped] == ["firedrill-no-such-db_verify"]
     assert "not installed" in report.skipped[0].reason
     assert report.to_json()["skipped"] == [s.to_json() for s in report.skipped]

@@ -50,7 +50,7 @@ def _kill_when(
 
 def _violations(root: Path) -> list[str]:
     report = run_check(root)
-    assert report.errors == [], report.errors
+    assert report.errors == (), report.errors
     return [str(f) for f in report.findings if f.severity is Severity.VIOLATION]
 
 

@@ -40,7 +40,7 @@ def crash_rounds(layout: Layout, history: Path, *, seed: int, rounds: int) -> di
             workload.stop()
     wait_spool_empty(layout, timeout=60)
     report = run_check(layout.root, history=history)
-    assert report.errors == []
+    assert report.errors == ()
     violations = [str(f) for f in report.findings if f.severity is Severity.VIOLATION]
     assert violations == []
     assert report.stats.get("history_acknowledged", 0) > 10, report.stats

@@ -30,7 +30,7 @@ def _cached(layout: Layout) -> dict[str, bytes]:
 def _check(layout: Layout) -> tuple[list[tuple[type[F.Finding], str]], int]:
     """(kind, id) of every finding, and the exit code of `firedrill check`."""
     report = run_check(layout.root)
-    assert report.errors == []
+    assert report.errors == ()
     code = main(["check", "--root", str(layout.root), "--quiet"])
     return [(type(f), f.subject) for f in report.findings], code
 

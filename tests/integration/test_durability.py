@@ -241,6 +241,6 @@ def test_a_synthetic_history_gives_exactly_the_expected_finding(
     with HistoryWriter(path) as history:
         expected = case(Lab(tree_xs, history, alice, bob))
     report = run_check(tree_xs.root, history=path)
-    assert report.errors == [] and report.skipped == [], report.to_json()
+    assert report.errors == () and report.skipped == (), report.to_json()
     found = [(type(f), f.subject, f.op) for f in report.findings]
     assert found == ([expected] if expected else []), [str(f) for f in report.findings]

@@ -83,6 +83,6 @@ def test_a_crash_at_the_failpoint_loses_nothing_acknowledged(
     control.start(fast_tree)  # recovery: a restart through the logs, unarmed
     wait_spool_empty(fast_tree, timeout=60)
     report = run_check(fast_tree.root, history=history)
-    assert report.errors == []
+    assert report.errors == ()
     assert [str(f) for f in report.findings if f.severity is Severity.VIOLATION] == []
     assert report.stats.get("history_acknowledged", 0) > 0

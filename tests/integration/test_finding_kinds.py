@@ -33,7 +33,7 @@ from harness.store.directory import DIRCACHE_FILE, Directory, read_cache
 from harness.store.messagestore import MessageStore
 from harness.store.msgfiles import digest_file
 from harness.store.passwords import hash_password
-from harness.store.records import Account, Flag, MailboxMeta, MailboxStatus, Row
+from harness.store.records import Account, Flag, MailboxMeta, MailboxStatus, Row, RowKey
 from tests.integration import test_durability as durability
 from tests.integration.test_checker_damage import DAMAGES
 
@@ -154,7 +154,7 @@ def log_file_lost_between_two(layout: Layout) -> str:
     """Of the log files 1, 2, 3 of db/entry, number 2 is gone (a backup that skipped it)."""
     logs = _roll_logs(layout, "entry", 3)
     assert [p.name for p in logs] == [f"log.{n:010d}" for n in (1, 2, 3)]
-    assert run_check(layout.root).findings == []  # three logs, all there: still golden
+    assert run_check(layout.root).findings == ()  # three logs, all there: still golden
     logs[1].unlink()
     return f"db/entry/{logs[1].name}"
 
@@ -184,9 +184,24 @@ STORE: list[StoreCase] = [
 def test_one_damage_to_the_stores_is_exactly_one_finding(case: StoreCase, tree_xs: Layout) -> None:
     subject = case.change(tree_xs)
     report = run_check(tree_xs.root)
-    assert report.errors == [], report.errors
+    assert report.errors == (), report.errors
     assert _found(report) == [(case.kind, subject)], [str(f) for f in report.findings]
     assert sorted(s.check for s in report.skipped) == sorted(case.skipped), report.skipped
+
+
+@pytest.mark.parametrize("mailbox", ["0000000000", "9999999999"], ids=["first", "last"])
+def test_a_row_outside_every_folder_without_a_record_is_both_findings(
+    mailbox: str, tree_xs: Layout
+) -> None:
+    """A row with no folder record and no msgid record, whether it sorts before every folder
+    or after the last one (a fixed blind spot: trailing rows were not looked up)."""
+    row = Row(RowKey(mailbox, "INBOX", 1), "ffffffffffffffff", frozenset(), 0, 100)
+    with MessageStore(tree_xs) as store, store.mbox_env.transaction() as txn:
+        store.mbox_env.db("rows.db").put(row.key.encode(), row.encode(), txn=txn)
+    report = run_check(tree_xs.root)
+    subject = str(row.key)
+    found = [(type(f), f.subject) for f in report.findings]
+    assert found == [(F.RowWithoutFolder, subject), (F.DanglingRow, subject)], found
 
 
 # -- the tree against the backup's manifest (invariant 7) -----------------------------------
@@ -352,7 +367,7 @@ def test_one_change_since_the_backup_is_exactly_one_manifest_finding(
         manifest, checked = tmp_path / "changed.manifest", golden_xs.root
         write_manifest(tree_xs.root, manifest)
     report = run_check(checked, against=manifest)
-    assert report.errors == [] and report.skipped == [], report.to_json()
+    assert report.errors == () and report.skipped == (), report.to_json()
     assert _found(report) == [(case.kind, subject)], [str(f) for f in report.findings]
 
 
@@ -378,7 +393,7 @@ def test_one_broken_promise_of_the_history_is_exactly_one_finding(
         expected = case(durability.Lab(tree_xs, history, alice, bob))
     assert expected is not None and expected[0] is kind
     report = run_check(tree_xs.root, history=path)
-    assert report.errors == [] and report.skipped == [], report.to_json()
+    assert report.errors == () and report.skipped == (), report.to_json()
     found = [(type(f), f.subject, f.op) for f in report.findings]
     assert found == [expected], [str(f) for f in report.findings]
 

@@ -50,7 +50,7 @@ def test_rerunning_an_interrupted_restore_converges(
         assert calls["n"] == after + 1 <= len(BACKUP_PATHS)
         Chapter13().restore(ctx, tmp_path / "backup")  # run again, to the end
     report = run_check(live_xs.root, against=backup.manifest)
-    assert report.findings == [] and report.errors == []
+    assert report.findings == () and report.errors == ()
     again = tmp_path / "after.manifest"
     control.stop(live_xs)
     write_manifest(live_xs.root, again)

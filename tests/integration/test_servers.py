@@ -72,7 +72,7 @@ def test_a_multi_recipient_message_is_stored_once(live_xs: Layout) -> None:
     wait_spool_empty(live_xs)
     report = run_check(live_xs.root)
     assert report.stats["messages_verified"] == before + 1
-    assert report.findings == []
+    assert report.findings == ()
 
 
 def _require_curl() -> None:
@@ -229,7 +229,7 @@ def test_mail_is_spooled_while_the_mss_is_down_and_delivered_when_it_returns(
     typ, data = imap.search(None, "SUBJECT", '"round trip"')
     assert typ == "OK" and len(data[0].split()) == 3
     imap.logout()
-    assert run_check(live_xs.root).findings == []
+    assert run_check(live_xs.root).findings == ()
 
 
 def test_status_json_lists_every_server_and_a_stale_pid_does_not_block_start(
