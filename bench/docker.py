@@ -49,6 +49,7 @@ from harness.environments.probe import Answer, Credentials, answer, wait_until_s
 from harness.layout import Layout
 from harness.store.config import load
 from harness.topology import PROGRAMS, endpoint, spec
+from harness.waiting import poll_last
 from harness.workload.runner import endpoints_of
 
 POLL = 0.005
@@ -79,11 +80,12 @@ class StartRun:
 def _until_answers(layout: Layout, program: str, since: float) -> float:
     where = endpoint(load(layout.config), program)
     protocol = spec(program).protocol
-    deadline = since + READY_TIMEOUT
-    while answer(where.address, where.port, protocol, timeout=1) is not Answer.OK:
-        if time.perf_counter() > deadline:
-            raise SystemExit(f"bench: {program} did not answer within {READY_TIMEOUT:g}s")
-        time.sleep(POLL)
+    if not poll_last(
+        lambda: answer(where.address, where.port, protocol, timeout=1) is Answer.OK,
+        READY_TIMEOUT - (time.perf_counter() - since),
+        POLL,
+    ):
+        raise SystemExit(f"bench: {program} did not answer within {READY_TIMEOUT:g}s")
     return time.perf_counter() - since
 
 

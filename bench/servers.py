@@ -54,7 +54,7 @@ from harness.accounts import LabLogin, lab_accounts
 from harness.layout import Layout
 from harness.store.config import load
 from harness.store.fsync import fsync_dir
-from harness.store.spool import Spool
+from harness.store.spool import Spool, wait_drained
 from harness.topology import PROGRAMS, setting
 from harness.workload.clients import Endpoints
 from harness.workload.runner import endpoints_of
@@ -313,12 +313,9 @@ class Sender(threading.Thread):
 
 def wait_spool_empty(layout: Layout, limit: float = SPOOL_WAIT_LIMIT) -> float:
     """Monotonic time at which the spool was first seen empty."""
-    spool = Spool(layout.spool)
-    deadline = time.monotonic() + limit
-    while spool.paths():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"spool still holds {len(spool.paths())} files after {limit:.0f}s")
-        time.sleep(0.02)
+    left = wait_drained(layout.spool, limit, interval=0.02)
+    if left:
+        raise RuntimeError(f"spool still holds {left} files after {limit:.0f}s")
     return time.monotonic()
 
 

@@ -9,7 +9,6 @@ installation's root: never to anything firedrill did not start.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -24,9 +23,11 @@ from pathlib import Path
 
 from harness.errors import FiredrillError
 from harness.layout import Layout
-from harness.servers.service import lock_path, pid_path
+from harness.locks import lock_held, lock_path
+from harness.servers.service import pid_path
 from harness.store.config import load
 from harness.topology import PROGRAMS, Endpoint, endpoint, setting
+from harness.waiting import poll_last
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -73,17 +74,8 @@ def _reap() -> None:
 def running_pid(layout: Layout, program: str) -> int | None:
     """The pid of the live server `program` of this installation, or None."""
     _reap()
-    lock = lock_path(layout, program)
-    if not lock.exists():
+    if not lock_held(lock_path(layout, program)):
         return None
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass  # held: the server lives
-        else:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return None
     try:
         record = json.loads(pid_path(layout, program).read_text())
         pid = int(record["pid"])
@@ -175,19 +167,25 @@ def _wait_listening(
     deadline: float,
     timeout: float,
 ) -> None:
-    while not (running_pid(layout, program) and _answers(where.address, where.port)):
+    """Until `program` holds its lock and answers (by `deadline`, `timeout` s after the tier
+    began); ControlError, with the child killed, when it exits or stays silent."""
+
+    def listening() -> bool:
+        if running_pid(layout, program) and _answers(where.address, where.port):
+            return True
         if child.poll() is not None:
             raise ControlError(
                 f"{program} exited with {child.returncode} at start: "
                 f"{_tail(layout.logs / f'{program}.log')}"
             )
-        if time.monotonic() > deadline:
-            _signal(child.pid, signal.SIGKILL)
-            raise ControlError(
-                f"{program} did not answer on {where.address}:{where.port} "
-                f"within {timeout:.0f}s (see {layout.logs / f'{program}.log'})"
-            )
-        time.sleep(0.02)
+        return False
+
+    if not poll_last(listening, deadline - time.monotonic(), 0.02):
+        _signal(child.pid, signal.SIGKILL)
+        raise ControlError(
+            f"{program} did not answer on {where.address}:{where.port} "
+            f"within {timeout:.0f}s (see {layout.logs / f'{program}.log'})"
+        )
 
 
 def _tail(path: Path, lines: int = 3) -> str:
@@ -202,13 +200,9 @@ def _signal(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
-def _wait_gone(layout: Layout, program: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while running_pid(layout, program):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+def wait_gone(layout: Layout, program: str, timeout: float) -> bool:
+    """True once `program` no longer runs; False when it still does after `timeout` s."""
+    return poll_last(lambda: not running_pid(layout, program), timeout, 0.05)
 
 
 SHUTDOWN_TIERS = (("mta", "popserv", "imapserv"), ("mss",), ("dirserv", "confserv"))
@@ -228,9 +222,9 @@ def _shutdown(layout: Layout, names: Iterable[str], sig: int, grace: dict[str, f
             _signal(pid, sig)
         deadline = time.monotonic() + max((grace[p] for p in pids), default=0)
         for program, pid in pids.items():
-            if not _wait_gone(layout, program, max(0.0, deadline - time.monotonic())):
+            if not wait_gone(layout, program, max(0.0, deadline - time.monotonic())):
                 _signal(pid, signal.SIGKILL)
-                if not _wait_gone(layout, program, 5):
+                if not wait_gone(layout, program, 5):
                     raise ControlError(f"{program} (pid {pid}) does not stop")
 
 
@@ -262,7 +256,7 @@ def kill(layout: Layout, names: Sequence[str] = ()) -> list[str]:
             _signal(pid, signal.SIGKILL)
             killed.append(program)
     for program in killed:
-        _wait_gone(layout, program, 10)
+        wait_gone(layout, program, 10)
     return killed
 
 
@@ -270,11 +264,8 @@ def pause(layout: Layout, names: Sequence[str] = ()) -> list[str]:
     """SIGSTOP the named running servers (a hang, for faults): they keep their sockets and
     locks, and answer nothing. Returns those paused, once they are."""
     paused = _signal_running(layout, names, signal.SIGSTOP)
-    deadline = time.monotonic() + 5
-    while not all(_stopped(running_pid(layout, p)) for p in paused):
-        if time.monotonic() > deadline:
-            raise ControlError(f"{', '.join(paused)} did not stop on SIGSTOP within 5s")
-        time.sleep(0.01)
+    if not poll_last(lambda: all(_stopped(running_pid(layout, p)) for p in paused), 5, 0.01):
+        raise ControlError(f"{', '.join(paused)} did not stop on SIGSTOP within 5s")
     return paused
 
 

@@ -15,7 +15,6 @@ import importlib
 import os
 import shlex
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from harness.layout import Layout
 from harness.sandbox import wipe
 from harness.store.config import load
 from harness.topology import PROGRAMS, endpoint, spec
+from harness.waiting import poll_last
 
 IMAGE = os.environ.get("FIREDRILL_IMAGE", "firedrill/intermail:latest")
 LABEL = "org.firedrill.run"
@@ -56,10 +56,9 @@ class ProtocolReady(WaitStrategy):
         return answer(self.address, self.port, self.protocol, timeout=1) is Answer.OK
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
-        deadline = time.monotonic() + self._startup_timeout
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             if self._answers():
-                return
+                return True
             container.reload()
             if container.status in ("exited", "dead"):
                 logs = b"".join(container.get_logs()).decode(errors="replace")
@@ -67,7 +66,10 @@ class ProtocolReady(WaitStrategy):
                     f"{self.program} container exited at start: "
                     f"{logs.strip().splitlines()[-1:] or '(no log)'}"
                 )
-            time.sleep(self._poll_interval)
+            return False
+
+        if poll_last(ready, self._startup_timeout, self._poll_interval):
+            return
         raise DockerUnavailable(
             f"{self.program} did not answer {self.protocol} on {self.address}:{self.port} "
             f"within {self._startup_timeout:.0f}s (see `docker logs` of its container)"
@@ -186,9 +188,7 @@ class DockerBackend:
                     continue
                 killed.append(program)
         for program in killed:
-            deadline = time.monotonic() + 10
-            while control.running_pid(self.layout, program) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            control.wait_gone(self.layout, program, 10)
         return killed
 
     def pause(self, servers: Sequence[str] = ()) -> list[str]:

@@ -20,6 +20,7 @@ from harness.control import select
 from harness.layout import Layout
 from harness.store.config import load
 from harness.topology import endpoint, spec
+from harness.waiting import poll_last
 from harness.workload.clients import Endpoints
 
 PROBE_TIMEOUT = 3.0
@@ -116,9 +117,4 @@ def serving(ep: Endpoints, who: Credentials) -> bool:
 
 def wait_until_serving(ep: Endpoints, who: Credentials, timeout: float) -> float | None:
     """Monotonic time at which every protocol answered, or None after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if serving(ep, who):
-            return time.monotonic()
-        time.sleep(0.1)
-    return None
+    return poll_last(lambda: time.monotonic() if serving(ep, who) else None, timeout, 0.1)

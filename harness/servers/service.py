@@ -16,7 +16,6 @@ pid file never blocks the next start.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
 import os
@@ -28,19 +27,17 @@ from typing import IO
 
 from harness.errors import FiredrillError
 from harness.layout import Layout
+from harness.locks import lock_path, try_lock
 from harness.servers.wire import Reply, Request, serve_wire
 from harness.store.config import ConfigDB, load
 from harness.topology import Endpoint, endpoint, setting
+from harness.waiting import poll_last
 
 log = logging.getLogger("firedrill.service")
 
 
 LOCK_PATIENCE = 2.0
 """Seconds a starting server waits for its lock before saying another one runs."""
-
-
-def lock_path(layout: Layout, program: str) -> Path:
-    return layout.run / f"{program}.lock"
 
 
 def pid_path(layout: Layout, program: str) -> Path:
@@ -115,18 +112,9 @@ class Service:
         handle = lock_path(self.layout, self.program).open("a+")
         # `imctrl status` and the start loop test the lock by taking it for an instant: a
         # server starting in that instant waits for it, a running server holds it for good.
-        deadline = time.monotonic() + LOCK_PATIENCE
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    handle.close()
-                    raise FiredrillError(
-                        f"{self.program} is already running in {self.layout.root}"
-                    ) from None
-                time.sleep(0.02)
+        if not poll_last(lambda: try_lock(handle), LOCK_PATIENCE, 0.02):
+            handle.close()
+            raise FiredrillError(f"{self.program} is already running in {self.layout.root}")
         self._lock = handle
         record = {
             "pid": os.getpid(),

@@ -9,7 +9,6 @@ describes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ from berkeleydb import db
 
 from harness import failpoints
 from harness.errors import StoreError
+from harness.layout import Layout
+from harness.locks import lock_held, lock_path
 
 ENV_FLAGS = db.DB_CREATE | db.DB_INIT_TXN | db.DB_INIT_LOCK | db.DB_INIT_LOG | db.DB_INIT_MPOOL
 LOG_FILE_MAX = 1024 * 1024
@@ -125,16 +126,7 @@ class Environment:
 
 def server_running(root: Path, program: str) -> bool:
     """True while `program` holds its lock in the installation at `root`."""
-    lock = root / "run" / f"{program}.lock"
-    if not lock.exists():
-        return False
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+    return lock_held(lock_path(Layout(root), program))
 
 
 def refuse_if_served(root: Path, env: str) -> None:

@@ -27,10 +27,13 @@ from pathlib import Path
 
 from harness import failpoints
 from harness.store.fsync import fsync_dir
+from harness.waiting import poll_last, poll_until
 
 MAGIC = b"FIREDRILL-SPOOL 1\n"
 SUFFIX = ".q"
 END = b"\nEND "
+DRAIN_INTERVAL = 0.1
+"""Seconds between two looks at the spool while waiting for it to drain."""
 
 
 class SpoolDamage(Exception):
@@ -131,3 +134,32 @@ def read(path: Path) -> QueuedMessage:
     if trailer[len(END) : -1].decode("ascii", "replace") != hashlib.sha256(body).hexdigest():
         raise SpoolDamage("end record digest does not match the body")
     return QueuedMessage(queue_id, sender, tuple(fields.get("to", [])), queued, body, path)
+
+
+def wait_drained(
+    spool: Spool | Path, timeout: float, *, interval: float = DRAIN_INTERVAL, strict: bool = False
+) -> int:
+    """Wait up to `timeout` seconds (looking every `interval` s) for the spool to hold no queue
+    file; return how many are left then (0: drained). With `strict`, a spool still holding
+    mail raises `WaitTimeout` naming the count and the first files instead."""
+    spool = spool if isinstance(spool, Spool) else Spool(spool)
+    if strict:
+        poll_until(
+            spool.paths,
+            timeout,
+            interval,
+            f"the spool {spool.root} to drain",
+            done=_empty,
+            describe=_queued,
+        )
+        return 0
+    return len(poll_last(spool.paths, timeout, interval, done=_empty))
+
+
+def _empty(paths: list[Path]) -> bool:
+    return not paths
+
+
+def _queued(paths: list[Path], shown: int = 5) -> str:
+    names = ", ".join(p.name for p in paths[:shown]) + (", ..." if len(paths) > shown else "")
+    return f"{len(paths)} queued message(s) still there ({names})"

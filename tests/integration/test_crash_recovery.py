@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from harness.checker.run import run_check
 from harness.layout import Layout
 from harness.store.messagestore import MessageStore
 from harness.store.recovery import recover_installation
+from harness.waiting import poll_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,22 @@ def _files(directory: Path) -> int:
 
 
 def _kill_when(
-    cmd: list[str], moment: Callable[[subprocess.Popen[bytes]], bool], timeout: float = 60.0
+    cmd: list[str],
+    moment: Callable[[subprocess.Popen[bytes]], bool],
+    *,
+    interval: float = 0.0,
+    timeout: float = 60.0,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `cmd` and SIGKILL it as soon as `moment(proc)` says so (polled, or when it reads)."""
+    """Run `cmd` and SIGKILL it as soon as `moment(proc)` says so (polled every `interval` s,
+    or as fast as `moment` returns when it blocks on a read) or it exited by itself."""
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
     try:
-        while proc.poll() is None and not moment(proc):
-            assert time.monotonic() < deadline, "the kill moment never came"
+        poll_until(
+            lambda: proc.poll() is not None or moment(proc),
+            timeout,
+            interval,
+            f"the kill moment of {' '.join(cmd[2:4])}",
+        )
     finally:
         proc.send_signal(signal.SIGKILL)  # a no-op once the process has been reaped
     out, _ = proc.communicate(timeout=30)
@@ -65,10 +73,7 @@ def test_population_killed_at_a_seeded_moment_recovers_without_violation(
     after = random.Random(seed).randrange(1, total - BATCH_MESSAGES)
 
     def written(_: subprocess.Popen[bytes]) -> bool:
-        if _files(root / "msgfiles") >= after:
-            return True
-        time.sleep(0.002)
-        return False
+        return _files(root / "msgfiles") >= after
 
     done = _kill_when(
         [
@@ -85,6 +90,7 @@ def test_population_killed_at_a_seeded_moment_recovers_without_violation(
             "--quiet",
         ],
         written,
+        interval=0.002,
     )
     assert done.returncode == -signal.SIGKILL, "population finished before the kill"
     assert after <= _files(root / "msgfiles") < total, "the kill did not land mid-population"

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
@@ -21,6 +20,7 @@ from harness.drill.runner import DrillOptions, DrillResult, run_drill
 from harness.report.schema import validate
 from harness.scenarios.catalogue import catalogue
 from harness.scenarios.scenario import Scenario, load_scenario, with_custom_commands
+from harness.waiting import poll_last
 from tests.support.interrupt import interrupt_drill
 
 pytestmark = pytest.mark.integration
@@ -114,14 +114,14 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
     server = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(900)", "mss", "--root", str(root)]
     )
+
+    def scan() -> tuple[list[str], list[str]]:
+        left = _leftovers(result, before)
+        return left, [line for line in left if line.startswith(f"{server.pid}: ")]
+
     try:
-        deadline = time.monotonic() + 60
-        while True:  # a process just started can be missing from a /proc scan on a busy host
-            left = _leftovers(result, before)
-            planted = [line for line in left if line.startswith(f"{server.pid}: ")]
-            if planted or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        # a process just started can be missing from a /proc scan on a busy host
+        left, planted = poll_last(scan, 60, 0.2, done=lambda found: found[1])
         alive = server.poll() is None
         assert planted, (left, alive, alive and psutil.Process(server.pid).cmdline())
         assert str(sandbox) in left

@@ -71,10 +71,7 @@ def test_a_crash_at_the_failpoint_loses_nothing_acknowledged(
         workload = Workload(fast_tree, WorkloadSpec(seed=nth, rate=40, clients=4, mix=mix), ledger)
         workload.start()
         try:
-            deadline = time.monotonic() + 30
-            while control.running_pid(fast_tree, server) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            crashed = control.running_pid(fast_tree, server) is None
+            crashed = control.wait_gone(fast_tree, server, 30)
             ledger.event("fault", "failpoint", failpoint=name, server=server, crashed=crashed)
             time.sleep(0.5)
         finally:

@@ -19,6 +19,7 @@ import pytest
 from harness import control
 from harness.layout import Layout
 from harness.store.spool import Spool
+from harness.waiting import poll_until
 from tests.support.live import active_logins, endpoints, wait_spool_empty
 
 pytestmark = pytest.mark.integration
@@ -141,10 +142,7 @@ def test_drain_lets_an_open_smtp_session_finish_and_refuses_new_connections(
     assert smtp.rcpt(account.address)[0] == 250
     drainer = threading.Thread(target=control.drain, args=(live_xs, ["mta"]))
     drainer.start()
-    deadline = time.monotonic() + 10
-    while not _refused(ep.smtp):
-        assert time.monotonic() < deadline, "the MTA still accepts connections while draining"
-        time.sleep(0.05)
+    poll_until(lambda: _refused(ep.smtp), 10, 0.05, "the draining MTA to refuse connections")
     code, reply = smtp.data(MESSAGE)
     assert code == 250, reply
     smtp.quit()
@@ -164,10 +162,7 @@ def test_drain_lets_an_open_pop3_session_finish(live_xs: Layout) -> None:
     count, _ = pop.stat()
     drainer = threading.Thread(target=control.drain, args=(live_xs, ["popserv"]))
     drainer.start()
-    deadline = time.monotonic() + 10
-    while not _refused(ep.pop3):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    poll_until(lambda: _refused(ep.pop3), 10, 0.05, "the draining POP3 to refuse connections")
     pop.dele(count)
     assert pop.quit().startswith(b"+OK")
     drainer.join(timeout=30)

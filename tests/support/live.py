@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from harness.accounts import LabLogin, lab_accounts
 from harness.layout import Layout
-from harness.store.spool import Spool
+from harness.store.spool import wait_drained
 from harness.workload.clients import Endpoints
 from harness.workload.runner import endpoints_of
 
@@ -20,9 +18,5 @@ def active_logins(layout: Layout) -> list[LabLogin]:
 
 
 def wait_spool_empty(layout: Layout, timeout: float = 30.0) -> None:
-    spool = Spool(layout.spool)
-    deadline = time.monotonic() + timeout
-    while spool.paths():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"spool not drained: {[p.name for p in spool.paths()]}")
-        time.sleep(0.1)
+    """Until mta/spool holds no queue file; WaitTimeout naming what is left after `timeout` s."""
+    wait_drained(layout.spool, timeout, strict=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
-from harness.store.spool import Spool, SpoolDamage, read
+from harness.store.spool import Spool, SpoolDamage, read, wait_drained
+from harness.waiting import WaitTimeout
 
 
 def test_a_queued_message_reads_back_whole(tmp_path: Path) -> None:
@@ -35,3 +37,32 @@ def test_a_changed_body_is_damage(tmp_path: Path) -> None:
     queued.path.write_bytes(data)
     with pytest.raises(SpoolDamage, match="digest"):
         read(queued.path)
+
+
+def test_wait_drained_says_how_many_are_left_after_the_timeout(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    assert wait_drained(spool, 0) == 0  # no directory yet: nothing queued
+    for n in range(3):
+        spool.enqueue("a@x.example", ["b@example.com"], b"hi\n", queue_id=f"q{n}")
+    assert wait_drained(spool.root, 0.05, interval=0.01) == 3
+
+
+def test_wait_drained_strict_names_what_is_still_queued(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.enqueue("a@x.example", ["b@example.com"], b"hi\n", queue_id="stuck")
+    with pytest.raises(WaitTimeout) as caught:
+        wait_drained(spool, 0.05, interval=0.01, strict=True)
+    message = str(caught.value)
+    assert "waiting for the spool" in message and "after 0.05s" in message
+    assert "1 queued message(s) still there (stuck.q)" in message
+
+
+def test_wait_drained_returns_once_the_spool_empties(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    queued = spool.enqueue("a@x.example", ["b@example.com"], b"hi\n")
+    delivery = threading.Timer(0.05, spool.remove, args=(queued,))
+    delivery.start()
+    try:
+        assert wait_drained(spool, 10, interval=0.01, strict=True) == 0
+    finally:
+        delivery.join()
