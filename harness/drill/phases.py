@@ -46,7 +46,7 @@ from harness.procedures import (
     take_backup,
 )
 from harness.scenarios.scenario import Scenario
-from harness.store.spool import Spool
+from harness.store.spool import wait_drained
 from harness.workload.clients import Endpoints
 from harness.workload.runner import Mix, Workload, WorkloadSpec
 
@@ -249,9 +249,5 @@ def ready(lab: Lab, failed: bool, timeout: float) -> ReadyRecord:
 
 def spool(lab: Lab, served: bool, ready_timeout: float) -> SpoolRecord:
     """Wait until the MTA delivered what is queued (briefly when service is not back)."""
-    queue = Spool(lab.layout.spool)
     timeout = SPOOL_TIMEOUT if served else ready_timeout / 8
-    deadline = time.monotonic() + timeout
-    while queue.paths() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return SpoolRecord(len(queue.paths()), timeout)
+    return SpoolRecord(wait_drained(lab.layout.spool, timeout), timeout)

@@ -14,7 +14,6 @@ import contextlib
 import imaplib
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from harness.procedures import Procedure, ProcedureContext
 from harness.scenarios.sequence import Step
 from harness.store.config import ConfigKey, load, save
 from harness.store.msgfiles import MessageFiles, is_temporary
-from harness.store.spool import Spool
+from harness.store.spool import wait_drained
 from harness.workload import clients
 from harness.workload.runner import endpoints_of
 
@@ -331,12 +330,7 @@ class Stepper:
         raise FiredrillError(f"no message file holds {message.message_id}")
 
     def _wait_spool(self) -> None:
-        spool = Spool(self.layout.spool)
-        deadline = time.monotonic() + SPOOL_WAIT
-        while spool.paths():
-            if time.monotonic() > deadline:
-                raise FiredrillError(f"the spool did not drain within {SPOOL_WAIT:g}s")
-            time.sleep(0.02)
+        wait_drained(self.layout.spool, SPOOL_WAIT, interval=0.02, strict=True)
 
 
 def fresh_installation(template: Layout, work: Path) -> Layout:
