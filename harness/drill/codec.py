@@ -18,7 +18,7 @@ import cattrs
 from harness.checker.findings import Finding, finding_from_json
 from harness.scenarios.scenario import Scenario
 
-converter = cattrs.Converter(forbid_extra_keys=True)
+converter = cattrs.Converter(forbid_extra_keys=True, unstruct_collection_overrides={tuple: list})
 converter.register_unstructure_hook(Path, str)
 converter.register_structure_hook(Path, lambda value, _: Path(value))
 converter.register_unstructure_hook(Finding, lambda finding: finding.to_json())

@@ -107,7 +107,11 @@ class Scenario:
         return "restart" if self.recovery == "restart" else "restore"
 
     def to_json(self) -> dict[str, Any]:
+        """Plain JSON values: every field (lists for tuples) and the derived recovery action
+        and category."""
         data = dataclasses.asdict(self)
+        data["traffic"]["mix"] = [list(pair) for pair in self.traffic.mix]
+        data["disaster"]["servers"] = list(self.disaster.servers)
         data["recovery_action"] = self.recovery_action
         data["category"] = self.category
         return data

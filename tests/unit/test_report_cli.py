@@ -6,23 +6,19 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from junitparser import JUnitXml
 
+from harness.drill.outputs import write_outputs
+from harness.drill.report import DrillReport
 from harness.errors import FiredrillError
-from harness.report import write_outputs
 from harness.report.cli import add_report_commands
 from harness.report.trend import HISTORY_FILE, load_history
+from tests.support.reports import raw, sample, write
+from tests.unit.test_report_trend import later
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
-DAY = 86400.0
-
-
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / name / "report.json").read_text())
-    return data
+OLDER = Path(__file__).parents[1] / "fixtures" / "reports-v1"
 
 
 def firedrill(*argv: str) -> int:
@@ -34,17 +30,14 @@ def firedrill(*argv: str) -> int:
     return code
 
 
-def drill_dir(root: Path, name: str, report: dict[str, Any] | None = None) -> Path:
-    directory = root / name
-    directory.mkdir(parents=True)
-    (directory / "report.json").write_text(json.dumps(report or load(name)))
-    return directory
+def drill_dir(root: Path, name: str, report: DrillReport | None = None) -> Path:
+    return write(root / name, report or sample(name))
 
 
 def test_write_outputs(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    directory = drill_dir(reports, "20261126T044151Z-default", load("fail-live-copy"))
-    write_outputs(directory, load("fail-live-copy"))
+    directory = drill_dir(reports, "20261126T044151Z-default", sample("fail-live-copy"))
+    write_outputs(directory, sample("fail-live-copy"))
     assert sorted(p.name for p in directory.iterdir()) == [
         "junit.xml",
         "report.html",
@@ -67,23 +60,30 @@ def test_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert firedrill("report", "show", str(directory / "report.json")) == 0
 
 
-def test_show_notes_a_report_off_the_schema(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    report = load("pass-restore")
-    report["seed"] = "one"
-    directory = drill_dir(tmp_path, "pass-restore", report)
-    assert firedrill("report", "show", str(directory)) == 0
-    assert "departs from the schema in 1 place(s), first: report.seed" in capsys.readouterr().out
+def test_a_report_off_the_schema_is_refused_naming_the_field(tmp_path: Path) -> None:
+    report = raw("pass-restore")
+    report["record"]["seed"] = "one"
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    with pytest.raises(FiredrillError) as raised:
+        firedrill("report", "show", str(tmp_path))
+    assert "report.record.seed" in str(raised.value) and raised.value.exit_code == 2
 
 
-@pytest.mark.parametrize("content", [None, "{not json", '{"format": "other"}'])
+@pytest.mark.parametrize("content", [None, "{not json", '{"format": "other"}', "[1]"])
 def test_show_bad_input(tmp_path: Path, content: str | None) -> None:
     if content is not None:
         (tmp_path / "report.json").write_text(content)
     with pytest.raises(FiredrillError) as raised:
         firedrill("report", "show", str(tmp_path))
-    assert raised.value.exit_code == 2
+    assert raised.value.exit_code == 2 and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("command", ["show", "render"])
+def test_a_report_of_format_1_is_refused_in_one_line(command: str) -> None:
+    with pytest.raises(FiredrillError) as raised:
+        firedrill("report", command, str(OLDER / "pass-restore"))
+    message = str(raised.value)
+    assert raised.value.exit_code == 2 and "format 1" in message and "\n" not in message
 
 
 def test_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,10 +95,8 @@ def test_render(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _history(root: Path, rtos: list[float]) -> None:
-    report = load("pass-restore")
     for n, rto in enumerate(rtos):
-        report["started"] += DAY
-        report["metrics"]["rto_seconds"] = rto
+        report = later(sample("pass-restore"), n, rto)
         write_outputs(drill_dir(root, f"{n:02d}-default", report), report)
 
 

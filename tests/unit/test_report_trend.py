@@ -3,7 +3,6 @@ drills of the same scenario, the terminal table and trend.html."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from harness.drill.report import DrillReport
+from harness.history import Stamp
 from harness.report.trend import (
     HISTORY_FILE,
     Regression,
@@ -20,16 +21,21 @@ from harness.report.trend import (
     find_regressions,
     load_history,
     trend_table,
-    write_trend_html,
 )
+from harness.report.trend_html import write_trend_html
+from tests.support.reports import changed, sample, write
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
 DAY = 86400.0
 
 
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / name / "report.json").read_text())
-    return data
+def later(report: DrillReport, days: int, rto: float) -> DrillReport:
+    """The drill `days` later, with service back `rto` seconds after the disaster struck."""
+    record = report.record
+    assert record.fault is not None and record.ready is not None
+    struck = record.fault.struck
+    back = Stamp(struck.mono + rto, struck.wall + rto)
+    started = dataclasses.replace(record.started, wall=record.started.wall + days * DAY)
+    return changed(report, started=started, ready=dataclasses.replace(record.ready, at=back))
 
 
 def entry(
@@ -149,21 +155,31 @@ def test_frozen_dataclasses() -> None:
 
 
 def test_entry_from_a_report() -> None:
-    e = entry_from_report(load("pass-restore"), "x/report.json")
+    report = sample("pass-restore")
+    m = report.judgement.metrics
+    e = entry_from_report(report, "x/report.json")
     assert e.scenario == "default" and e.verdict == "pass" and e.seed == 1
     assert e.backend == "local" and e.report == "x/report.json"
-    assert (e.rto_seconds, e.rpo_seconds, e.rpo_messages) == (3.632, 5.047, 35)
-    assert (e.backup_window_seconds, e.restore_seconds) == (2.07, 2.751)
-    assert e.started == load("pass-restore")["started"]
-    # A restore drill whose backup failed has no RPO (not the writer's 0).
-    stopped = entry_from_report(load("fail-procedure"))
+    assert (e.rto_seconds, e.rpo_seconds, e.rpo_messages) == (
+        m.rto_seconds,
+        m.rpo_seconds,
+        m.rpo_messages,
+    )
+    assert (e.backup_window_seconds, e.restore_seconds) == (
+        m.backup_window_seconds,
+        m.restore_seconds,
+    )
+    assert e.started == report.record.started.wall
+    # A restore drill whose backup failed has no RPO and no RTO.
+    stopped = entry_from_report(sample("fail-procedure"))
     assert stopped.rpo_seconds is None and stopped.rto_seconds is None
 
 
 def test_append_and_load(tmp_path: Path) -> None:
     root = tmp_path / "reports"
-    for name in ("pass-restart", "pass-restore", "fail-live-copy"):
-        append_history(root, load(name), report_path=root / f"d-{name}" / "report.json")
+    for n, name in enumerate(("pass-restart", "pass-restore", "fail-live-copy")):
+        report = later(sample(name), n, 1.0)
+        append_history(root, report, report_path=root / f"d-{name}" / "report.json")
     lines = (root / HISTORY_FILE).read_text().splitlines()
     assert len(lines) == 3
     first = json.loads(lines[0])
@@ -179,27 +195,32 @@ def test_append_and_load(tmp_path: Path) -> None:
     assert load_history(root / HISTORY_FILE) == entries  # the file itself also works
 
 
-def test_report_path_defaults_to_beside_the_history(tmp_path: Path) -> None:
-    report = load("pass-restart")
-    append_history(tmp_path, report)
-    (line,) = (tmp_path / HISTORY_FILE).read_text().splitlines()
-    assert json.loads(line)["report"] == str(Path(report["history"]).parent / "report.json")
+def test_a_report_outside_the_root_is_stored_absolute(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere" / "report.json"
+    append_history(tmp_path / "reports", sample("pass-restart"), report_path=elsewhere)
+    (line,) = (tmp_path / "reports" / HISTORY_FILE).read_text().splitlines()
+    assert json.loads(line)["report"] == str(elsewhere.absolute())
 
 
 def test_torn_and_foreign_lines_are_skipped(tmp_path: Path) -> None:
-    append_history(tmp_path, load("pass-restart"))
+    append_history(tmp_path, later(sample("pass-restart"), 0, 1.0), report_path=tmp_path / "a")
     with (tmp_path / HISTORY_FILE).open("a") as f:
         f.write('{"scenario": "default", "started": \n[1, 2]\n{"scenario": 3}\n\n')
-    append_history(tmp_path, load("pass-restore"))
+    append_history(tmp_path, later(sample("pass-restore"), 1, 1.0), report_path=tmp_path / "b")
     assert [x.scenario for x in load_history(tmp_path)] == ["crash-mss-mta", "default"]
 
 
 def test_without_a_history_file_the_reports_are_read(tmp_path: Path) -> None:
-    for name in ("pass-restart", "pass-restore"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "report.json").write_text(json.dumps(load(name)))
+    for n, name in enumerate(("pass-restart", "pass-restore")):
+        write(tmp_path / name, later(sample(name), n, 1.0))
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "report.json").write_text("{not json")
+    (tmp_path / "older").mkdir()  # format 1: skipped, like anything else unreadable
+    (tmp_path / "older" / "report.json").write_text(
+        (
+            Path(__file__).parents[1] / "fixtures" / "reports-v1" / "pass-restore" / "report.json"
+        ).read_text()
+    )
     entries = load_history(tmp_path)
     assert [x.report for x in entries] == ["pass-restart/report.json", "pass-restore/report.json"]
     assert load_history(tmp_path / "missing") == []
@@ -252,10 +273,8 @@ def test_trend_html_without_regressions(tmp_path: Path) -> None:
 
 
 def test_history_of_sample_reports_round_trips(tmp_path: Path) -> None:
-    report = copy.deepcopy(load("pass-restore"))
     for n in range(4):
-        report["started"] += DAY
-        report["metrics"]["rto_seconds"] = 3.6 if n < 3 else 7.5
-        append_history(tmp_path, report)
+        report = later(sample("pass-restore"), n, 3.6 if n < 3 else 7.5)
+        append_history(tmp_path, report, report_path=tmp_path / f"{n}" / "report.json")
     (reg,) = find_regressions(load_history(tmp_path))
     assert reg.metric == "rto_seconds" and reg.value == 7.5

@@ -1,0 +1,41 @@
+"""Sample drill reports (tests/fixtures/reports, format 2) and variants of them for the tests of
+the outputs: a variant changes the record and is judged again, as the runner would."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.drill.record import DrillRecord
+from harness.drill.report import DrillReport, load_report, save
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
+SAMPLES = sorted(p.name for p in FIXTURES.iterdir() if (p / "report.json").is_file())
+
+
+def sample(name: str) -> DrillReport:
+    return load_report(FIXTURES / name)[1]
+
+
+def raw(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name / "report.json").read_text())
+    return data
+
+
+def changed(report: DrillReport, **changes: Any) -> DrillReport:
+    """The report of the record with `changes`, judged again."""
+    record: DrillRecord = dataclasses.replace(report.record, **changes)
+    return DrillReport.of(record)
+
+
+def stopped(report: DrillReport, error: str, traceback: str = "") -> DrillReport:
+    """The drill as if the harness had stopped it (an error, incomplete)."""
+    return changed(report, error=error, traceback=traceback, complete=False)
+
+
+def write(directory: Path, report: DrillReport) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    save(directory, report)
+    return directory
