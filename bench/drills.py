@@ -144,7 +144,7 @@ class DrillRun:
     total_s: float  # end of the last phase, from the drill's start
     wall_s: float  # the whole run_drill call (also set-up, teardown, report writing)
     metrics: dict[str, Any]
-    targets: list[dict[str, Any]]  # report.json's targets: name, target, actual, met
+    targets: list[dict[str, Any]]  # the judgement's targets: name, target, actual, status
     report_dir: str
     load_peak: float = 0.0  # highest 1-minute load average sampled during the drill
     backend: str = "local"
@@ -246,31 +246,25 @@ def drill(tier_name: str, scratch: Path, backend: str = "local") -> DrillRun:
         with LoadWatch() as load:
             result = run_drill(scenario, options)
         wall = time.monotonic() - t0
-    report: dict[str, Any] = dict(result.report)
-    phases: dict[str, float] = {}
-    phase_errors: dict[str, str] = {}
-    total = 0.0
-    for entry in report.get("timeline") or []:
-        start, end = float(entry["start"]), entry["end"]
-        if end is None:
-            continue
-        phases[str(entry["phase"])] = float(end) - start
-        total = max(total, float(end))
-        if entry.get("error"):
-            phase_errors[str(entry["phase"])] = str(entry["error"])
-    reasons = report.get("reasons") or []
-    metrics = report.get("metrics") or {}
+    record, judgement = result.report.record, result.report.judgement
+    phases = {s.phase: s.end - s.start for s in record.timeline if s.end is not None}
+    phase_errors = {s.phase: s.error for s in record.timeline if s.error}
+    total = max((s.end for s in record.timeline if s.end is not None), default=0.0)
+    targets = [
+        {"name": t.metric, "target": t.limit, "actual": t.actual, "status": t.status}
+        for t in judgement.targets
+    ]
     return DrillRun(
         tier=tier_name,
         verdict=result.verdict.value,
-        reasons=[str(r) for r in reasons],
-        error=str(report["error"]) if report.get("error") else None,
+        reasons=list(judgement.reasons),
+        error=record.error or None,
         phases=phases,
         phase_errors=phase_errors,
         total_s=total,
         wall_s=wall,
-        metrics=dict(metrics),
-        targets=[dict(t) for t in report.get("targets") or []],
+        metrics=dataclasses.asdict(judgement.metrics),
+        targets=targets,
         report_dir=str(result.report_dir),
         load_peak=load.peak,
         backend=backend,
@@ -507,7 +501,7 @@ def drill_table(runs: Sequence[DrillRun]) -> str:
             if not found:
                 cells.append("-")
                 continue
-            met = {True: "met", False: "MISSED", None: "unknown"}[found[0]["met"]]
+            met = {"met": "met", "missed": "MISSED"}.get(found[0]["status"], "unmeasured")
             cells.append(f"≤ {found[0]['target']:g}: {met}")
         rows.append([f"target {name}", *cells])
     out = [table(header, rows)]

@@ -13,9 +13,9 @@ import psutil
 import pytest
 
 from harness.checker.findings import Verdict
+from harness.drill.report import load_report
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
 from harness.manifest import summarize
-from harness.report.schema import validate
 from harness.scenarios.catalogue import catalogue
 from harness.scenarios.scenario import Scenario, load_scenario
 
@@ -39,11 +39,11 @@ def _index(events: list[dict[str, object]], kind: str, name: str) -> int:
 
 def test_a_machine_crash_interrupts_the_chapter13_backup(tmp_path: Path) -> None:
     result = _drill(load_scenario(CATALOGUE["crash-during-backup"]), tmp_path)
-    report = result.report
-    assert result.verdict is Verdict.PASS, (report["reasons"], report["error"])
-    assert validate(json.loads((result.report_dir / "report.json").read_text())) == []
-    assert report["backup"] is None
-    assert "interrupted" in report["backup_interrupted"]
+    record, judgement = result.report.record, result.report.judgement
+    assert result.verdict is Verdict.PASS, (judgement.reasons, record.error)
+    assert load_report(result.report_dir)[1] == result.report
+    assert record.backup is not None and record.backup.backup is None
+    assert "interrupted" in record.backup.interrupted
     events = _events(result)
     began = _index(events, "procedure", "backup-start")
     interrupted = _index(events, "procedure", "backup-interrupted")
@@ -52,9 +52,9 @@ def test_a_machine_crash_interrupts_the_chapter13_backup(tmp_path: Path) -> None
     assert began < interrupted < restart and began < struck < restart
     assert not any(e["name"] == "backup-end" for e in events)
     # The crash stopped the procedure before it restarted anything: every server was down.
-    assert "refuse connections" in report["metrics"]["detected"]
-    assert report["lost_operations"] == [] and report["metrics"]["lost_messages"] == 0
-    assert report["fault"]["struck"] >= report["fault"]["at"]
+    assert "refuse connections" in (judgement.metrics.detected or "")
+    assert judgement.lost == () and judgement.metrics.lost_messages == 0
+    assert record.fault is not None and record.fault.struck.mono >= record.fault.at.mono
 
 
 def test_a_machine_crash_kills_a_custom_backup_command(tmp_path: Path) -> None:
@@ -73,12 +73,12 @@ def test_a_machine_crash_kills_a_custom_backup_command(tmp_path: Path) -> None:
     started = time.monotonic()
     result = _drill(scenario, tmp_path)
     assert time.monotonic() - started < 45
-    report = result.report
-    assert result.verdict is Verdict.PASS, (report["reasons"], report["error"])
-    assert "killed by the crash" in report["backup_interrupted"]
+    record = result.report.record
+    assert result.verdict is Verdict.PASS, (result.report.judgement.reasons, record.error)
+    assert record.backup is not None and "killed by the crash" in record.backup.interrupted
     # A live copy never drains: the crash killed running servers, which recovered through logs.
-    assert report["fault"]["detail"].startswith("SIGKILL to ")
-    assert "mss" in report["fault"]["detail"]
+    assert record.fault is not None and record.fault.detail.startswith("SIGKILL to ")
+    assert "mss" in record.fault.detail
     left = [
         p.info["cmdline"]
         for p in psutil.process_iter(["cmdline"])
@@ -91,17 +91,19 @@ def test_rto_runs_from_the_struck_disaster_and_the_manifest_is_kept(tmp_path: Pa
     """RTO = damage complete -> clients served: after the recovery phase, before the end of
     `service ready`; inflicting (deleting a tree can take a minute) is reported apart."""
     result = _drill(load_scenario(CATALOGUE["image-lose-tree"]), tmp_path)
-    report = result.report
-    assert result.verdict is Verdict.PASS, (report["reasons"], report["error"])
-    fault, started = report["fault"], report["started"]
-    assert fault["inflict_seconds"] > 0
-    assert abs(fault["struck"] - fault["at"] - fault["inflict_seconds"]) < 0.01
-    phases = {p["phase"]: p for p in report["timeline"]}
-    struck = fault["struck"] - started
-    rto = report["metrics"]["rto_seconds"]
-    slack = 0.05  # wall and monotonic clocks mixed, rounding
-    assert phases["recovery"]["end"] - struck - slack <= rto
-    assert rto <= phases["service ready"]["end"] - struck + slack
-    manifest = Path(report["backup"]["manifest"])
+    record, judgement = result.report.record, result.report.judgement
+    assert result.verdict is Verdict.PASS, (judgement.reasons, record.error)
+    fault = record.fault
+    assert fault is not None and fault.inflict_seconds > 0
+    phases = {p.phase: p for p in record.timeline}
+    struck = record.since_start(fault.struck)
+    rto = judgement.metrics.rto_seconds
+    recovered, served = phases["recovery"].end, phases["service ready"].end
+    assert rto is not None and recovered is not None and served is not None
+    slack = 0.01  # the timeline is rounded to milliseconds
+    assert recovered - struck - slack <= rto <= served - struck + slack
+    assert record.backup and record.backup.backup and record.backup.backup.manifest
+    assert record.paths.manifest == str(record.backup.backup.manifest)
+    manifest = record.backup.backup.manifest
     assert manifest.parent == result.report_dir and manifest.is_file()
     assert summarize(manifest).messages  # a readable manifest of what the backup held

@@ -80,21 +80,21 @@ def test_the_whole_catalogue_passes_on_docker(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda s: _drill(s, tmp_path, "docker"), scenarios))
     failed = {
-        s.name: (r.report["reasons"], r.report["error"])
+        s.name: (r.report.judgement.reasons, r.report.record.error)
         for s, r in zip(scenarios, results, strict=True)
         if r.verdict is not Verdict.PASS
     }
     assert failed == {}
-    assert all(r.report["backend"] == "docker" for r in results)
+    assert all(r.report.record.backend == "docker" for r in results)
     assert _labelled_containers() == []
     assert _work_trees(*(s.name for s in scenarios)) == before
 
 
 def _classes(result: DrillResult) -> tuple[str, set[str]]:
-    kinds = {
-        f["classification"]
-        for f in result.report["findings"]
-        if f["classification"] in ("allowed", "violation")
+    kinds: set[str] = {
+        c.classification.value
+        for c in result.report.judgement.findings
+        if c.classification.value in ("allowed", "violation")
     }
     return result.verdict.value, kinds
 
@@ -106,7 +106,8 @@ def test_the_same_scenario_and_seed_give_the_same_verdict_on_both_backends(tmp_p
     assert _classes(local) == _classes(docker) == ("pass", {"allowed"})
 
     def victims(result: DrillResult) -> list[tuple[str, str]]:  # "before" counts vary with timing
-        return [(d["kind"], d["id"]) for d in result.report["fault"]["damaged"]]
+        fault = result.report.record.fault
+        return [(d.kind, d.id) for d in fault.damaged] if fault else []
 
     assert victims(local) == victims(docker)
 
@@ -116,7 +117,7 @@ def test_a_flawed_procedure_is_caught_on_docker_and_leaves_nothing(tmp_path: Pat
     scenario = dataclasses.replace(load_scenario(find(broken.scenario)))
     result = _drill(scenario, tmp_path, "docker", procedure=broken.procedure())
     assert result.verdict is Verdict.FAIL
-    kinds = {f["kind"] for f in result.report["findings"] if f["classification"] == "violation"}
+    kinds = {c.finding.kind for c in result.report.judgement.violations}
     assert kinds & broken.caught_by
     assert _labelled_containers() == []
 

@@ -4,7 +4,6 @@ caught with the expected finding, bad scenarios and failing commands are handled
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import subprocess
@@ -15,9 +14,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.checker import findings as F
 from harness.checker.findings import Verdict
+from harness.drill.report import load_report
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
-from harness.report.schema import validate
 from harness.scenarios.catalogue import catalogue
 from harness.scenarios.scenario import Scenario, load_scenario, with_custom_commands
 from harness.waiting import poll_last
@@ -35,10 +35,17 @@ def _drill(scenario: Scenario, tmp_path: Path, seed: int | None = None) -> Drill
     )
 
 
-def _kinds(result: DrillResult, classification: str = "violation") -> set[str]:
-    findings = result.report["findings"]
-    assert isinstance(findings, list)
-    return {f["kind"] for f in findings if f["classification"] == classification}
+def _kinds(result: DrillResult) -> set[str]:
+    return {c.finding.kind for c in result.report.judgement.violations}
+
+
+def _findings(result: DrillResult, kind: str) -> list[F.Finding]:
+    return [c.finding for c in result.report.judgement.findings if c.finding.kind == kind]
+
+
+def _why(result: DrillResult) -> tuple[tuple[str, ...], str]:
+    """What to print when a drill's verdict is not the expected one."""
+    return result.report.judgement.reasons, result.report.record.error
 
 
 def _custom(name: str, backup: str, restore: str) -> Scenario:
@@ -69,30 +76,40 @@ def _sandboxes(name: str) -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob(f"firedrill-{name}-*"))
 
 
-def _sandbox_of(result: DrillResult) -> str:
+def _where(result: DrillResult) -> tuple[str, list[str]]:
+    """The drill's scenario name and the paths its report names in its sandbox (the checked
+    root, the backup directory)."""
+    record = result.report.record
+    verify, backup = record.verify, record.backup
+    where = [
+        verify.check.root if verify else None,
+        str(backup.backup.directory) if backup and backup.backup else None,
+    ]
+    return record.scenario.name, [w for w in where if w]
+
+
+def _sandbox_of(name: str, where: list[str]) -> str:
     """The drill's own sandbox, tempdir/firedrill-<name>-XXXXXXXX, when its report names a path
-    in it (the checked root, the backup directory); else the sandbox prefix of its scenario.
-    Servers run with `--root <sandbox>/intermail`: the exact sandbox is not mistaken for a
-    drill of the same scenario someone else runs meanwhile."""
-    report = result.report
-    prefix = str(Path(tempfile.gettempdir()) / f"firedrill-{report['scenario']['name']}-")
-    for where in (
-        (report.get("check") or {}).get("root"),
-        (report.get("backup") or {}).get("directory"),
-    ):
-        if where:
-            assert str(where).startswith(prefix), (where, prefix)
-            return str(Path(where).parent)
+    in it; else the sandbox prefix of its scenario. Servers run with `--root
+    <sandbox>/intermail`: the exact sandbox is not mistaken for a drill of the same scenario
+    someone else runs meanwhile."""
+    prefix = str(Path(tempfile.gettempdir()) / f"firedrill-{name}-")
+    for path in where:
+        assert path.startswith(prefix), (path, prefix)
+        return str(Path(path).parent)
     return prefix
 
 
-def _leftovers(result: DrillResult, before: set[Path], *markers: str) -> list[str]:
+def _leftovers(
+    drill: DrillResult | tuple[str, list[str]], before: set[Path], *markers: str
+) -> list[str]:
     """What the drill left behind: processes whose command line holds its sandbox or one of
     `markers`, and its sandbox directory (a sandbox of the scenario not in `before`)."""
-    sandbox = _sandbox_of(result)
+    name, where = _where(drill) if isinstance(drill, DrillResult) else drill
+    sandbox = _sandbox_of(name, where)
     left = [p for marker in (sandbox, *markers) for p in _processes_with(marker)]
     if sandbox.endswith("-"):
-        left += [str(p) for p in _sandboxes(result.report["scenario"]["name"]) - before]
+        left += [str(p) for p in _sandboxes(name) - before]
     elif Path(sandbox).exists():
         left.append(sandbox)
     return left
@@ -104,11 +121,7 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
     before = _sandboxes("leftover-probe")
     sandbox = Path(tempfile.mkdtemp(prefix="firedrill-leftover-probe-"))
     root = sandbox / "intermail"
-    result = DrillResult(
-        Verdict.PASS,
-        tmp_path,
-        {"scenario": {"name": "leftover-probe"}, "check": {"root": str(root)}},
-    )
+    drill = ("leftover-probe", [str(root)])
     # Sleeps long: under heavy disk load reading /proc/*/cmdline can stall for a minute, and
     # the planted process must still be there when it is looked for (it is killed below).
     server = subprocess.Popen(
@@ -116,7 +129,7 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
     )
 
     def scan() -> tuple[list[str], list[str]]:
-        left = _leftovers(result, before)
+        left = _leftovers(drill, before)
         return left, [line for line in left if line.startswith(f"{server.pid}: ")]
 
     try:
@@ -125,13 +138,13 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
         alive = server.poll() is None
         assert planted, (left, alive, alive and psutil.Process(server.pid).cmdline())
         assert str(sandbox) in left
-        unnamed = {"scenario": {"name": "leftover-probe"}}  # a drill whose backup failed
-        assert str(sandbox) in _leftovers(dataclasses.replace(result, report=unnamed), before)
+        unnamed: tuple[str, list[str]] = ("leftover-probe", [])  # a drill whose backup failed
+        assert str(sandbox) in _leftovers(unnamed, before)
     finally:
         server.kill()
         server.wait()
         shutil.rmtree(sandbox)
-    assert _leftovers(result, before) == []
+    assert _leftovers(drill, before) == []
 
 
 @pytest.mark.parametrize("seed", [3])  # seeds 1 and 2 run in the selftest test
@@ -146,38 +159,41 @@ def test_every_catalogue_scenario_passes_with_its_procedure(
         )
     before = _sandboxes(scenario.name)
     result = _drill(scenario, tmp_path, seed)
-    assert result.verdict is Verdict.PASS, (result.report["reasons"], result.report["error"])
+    assert result.verdict is Verdict.PASS, _why(result)
     assert _leftovers(result, before) == []
-    report = json.loads((result.report_dir / "report.json").read_text())
-    assert report["verdict"] == "pass" and report["seed"] == seed
-    assert validate(report) == []
+    _, report = load_report(result.report_dir)
+    assert report == result.report  # what was saved is what was returned
+    record, judgement = report.record, report.judgement
+    assert record.complete and record.seed == seed
     assert (result.report_dir / "junit.xml").is_file() and (
         result.report_dir / "report.html"
     ).is_file()
-    assert Path(report["history"]).is_file()
-    metrics = report["metrics"]
-    assert metrics["rto_seconds"] is not None and metrics["rto_seconds"] > 0
+    assert Path(record.paths.history).is_file()
+    metrics = judgement.metrics
+    assert metrics.rto_seconds is not None and metrics.rto_seconds > 0
     if scenario.recovery_action == "restore":
-        assert report["backup"]["point_source"] == "quiesced"
-        assert all(item["back"] for item in report["came_back"] if item["expected"])
-        assert metrics["restore_seconds"] is not None
+        assert record.backup and record.backup.backup and record.verify
+        assert record.backup.backup.point_source == "quiesced"
+        assert all(item.back for item in record.verify.came_back if item.expected)
+        assert metrics.restore_seconds is not None
     else:
-        assert metrics["rpo_messages"] == 0 and report["lost_operations"] == []
+        assert metrics.rpo_messages == 0 and judgement.lost == ()
     if scenario.backup.mss_down:
-        assert metrics["spooled_at_backup"] > 0
+        assert metrics.spooled_at_backup > 0
         # every spooled message is delivered unless its recipient was deleted before the
         # backup (the MTA then bounces it); losses are judged by the history check above
-        assert 0 < metrics["spooled_delivered_after_recovery"] <= metrics["spooled_at_backup"]
+        assert 0 < metrics.spooled_delivered_after_recovery <= metrics.spooled_at_backup
     if scenario.category in ("data corruption", "operator error"):
         # the damage must be seen before the restore: a disaster the checker misses fails here
-        assert metrics["detected"] and metrics["detection_seconds"] is not None, metrics
-        assert "disaster-undetected" not in {f["kind"] for f in report["findings"]}
+        assert metrics.detected and metrics.detection_seconds is not None, metrics
+        assert "disaster-undetected" not in {c.finding.kind for c in judgement.findings}
 
 
 def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
     result = _drill(_custom("default", "good-backup.sh", "good-restore.sh"), tmp_path)
-    assert result.verdict is Verdict.PASS, result.report["reasons"]
-    assert result.report["backup"]["point_source"] == "quiesced"
+    assert result.verdict is Verdict.PASS, _why(result)
+    backup = result.report.record.backup
+    assert backup and backup.backup and backup.backup.point_source == "quiesced"
 
 
 @pytest.mark.parametrize(
@@ -226,10 +242,13 @@ def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
     before = _sandboxes("broken")
     result = _drill(load_scenario(scenario_file), tmp_path)
     assert result.verdict is Verdict.FAIL
-    failed = [f for f in result.report["findings"] if f["kind"] == "procedure-failed"]
-    assert len(failed) == 1 and words in failed[0]["detail"]
+    failed = [
+        c.finding for c in result.report.judgement.findings if c.finding.kind == "procedure-failed"
+    ]
+    assert len(failed) == 1 and words in failed[0].detail
     if "exit" in words:
-        assert "disk full" in str(result.report["procedure_output"])
+        backup = result.report.record.backup
+        assert backup is not None and "disk full" in backup.output
     assert _leftovers(result, before, "sleep 607") == []
 
 
@@ -254,17 +273,22 @@ def test_a_failing_or_hanging_restore_fails_the_drill_with_its_output_and_leaves
     )
     before = _sandboxes(name)
     result = _drill(load_scenario(scenario_file), tmp_path)
-    assert result.verdict is Verdict.FAIL, (result.report["reasons"], result.report["error"])
-    assert result.report["backup"] is not None and result.report["restore"] is None
-    failed = [f for f in result.report["findings"] if f["kind"] == "procedure-failed"]
-    assert [f["id"] for f in failed] == ["restore"] and words in failed[0]["detail"], failed
-    assert output in str(result.report["procedure_output"])
+    assert result.verdict is Verdict.FAIL, _why(result)
+    record = result.report.record
+    assert record.backup and record.backup.backup and record.recovery
+    assert record.recovery.restore is None
+    failed = [
+        c.finding for c in result.report.judgement.findings if c.finding.kind == "procedure-failed"
+    ]
+    assert [f.subject for f in failed] == ["restore"] and words in failed[0].detail, failed
+    assert output in record.recovery.output
     assert _leftovers(result, before, "sleep 611") == []
 
 
 def test_ctrl_c_in_the_middle_of_a_drill_cleans_up_and_keeps_the_report(tmp_path: Path) -> None:
     before = set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*"))
     report = interrupt_drill(tmp_path, "machine-crash", settle=1.0)
-    assert report["verdict"] == "unknown"
+    assert report.judgement.verdict is Verdict.UNKNOWN
+    assert report.record.error == "interrupted (Ctrl-C)" and not report.record.complete
     assert set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*")) == before
     assert _processes_with(str(Path(tempfile.gettempdir()) / "firedrill-machine-crash-")) == []

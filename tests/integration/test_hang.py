@@ -4,7 +4,6 @@ acknowledged loss; a restart that leaves the frozen server alone fails the drill
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,12 +30,12 @@ def test_a_hung_mss_is_seen_by_probe_timeouts_killed_and_restarted_without_loss(
         load_scenario(find("hang-mss")),
         DrillOptions(report_dir=tmp_path, seed=4, progress=False),
     )
-    report = result.report
-    assert result.verdict is Verdict.PASS, (report["reasons"], report["error"])
-    assert report["fault"]["kind"] == "hang"
-    assert report["metrics"]["detected"] == "mss does not answer within 3s"
-    assert report["metrics"]["rpo_messages"] == 0 and report["lost_operations"] == []
-    events = [e for e in read_history(Path(report["history"])) if isinstance(e, Event)]
+    record, judgement = result.report.record, result.report.judgement
+    assert result.verdict is Verdict.PASS, (judgement.reasons, record.error)
+    assert record.fault is not None and record.fault.kind == "hang"
+    assert judgement.metrics.detected == "mss does not answer within 3s"
+    assert judgement.metrics.rpo_messages == 0 and judgement.lost == ()
+    events = [e for e in read_history(Path(record.paths.history)) if isinstance(e, Event)]
     killed = [e.detail["servers"] for e in events if e.name == "kill-unresponsive"]
     assert killed == [["mss"]]
 
@@ -53,8 +52,7 @@ def test_a_restart_that_leaves_the_hung_server_alone_fails_the_drill(tmp_path: P
         dataclasses.replace(scenario, traffic=traffic),
         DrillOptions(report_dir=tmp_path, progress=False, restart=_start_only, ready_timeout=4),
     )
-    assert result.verdict is Verdict.FAIL, result.report["error"]
-    report = json.loads((result.report_dir / "report.json").read_text())
-    violations = {f["kind"] for f in report["findings"] if f["classification"] == "violation"}
+    assert result.verdict is Verdict.FAIL, result.report.record.error
+    violations = {c.finding.kind for c in result.report.judgement.violations}
     assert "service-not-restored" in violations, violations
-    assert report["metrics"]["rto_seconds"] is None
+    assert result.report.judgement.metrics.rto_seconds is None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.checker.findings import Verdict
-from harness.drill.replay import replay
+from harness.drill.replay import read_source, replay
 from harness.drill.runner import DrillOptions, run_drill
 from harness.drill.selftest import selftest
 from harness.procedures.flaws import FLAWS, flaw
@@ -37,7 +37,16 @@ def test_replay_reproduces_the_verdict_and_the_classification(
     assert first.verdict is verdict
     outcome, again = replay(first.report_dir, out=tmp_path / "again")
     assert outcome.reproduced, outcome
-    assert again.report["seed"] == 4 and again.report["procedure"] == first.report["procedure"]
+    assert again.report.record.seed == 4
+    assert again.report.record.procedure == first.report.record.procedure
+
+
+def test_replay_reads_a_report_of_format_1(tmp_path: Path) -> None:
+    """A report written before format 2 still gives its scenario, seed and outcome."""
+    older = Path(__file__).parents[1] / "fixtures" / "reports-v1" / "pass-restore"
+    source = read_source(older)
+    assert (source.scenario.name, source.seed, source.backend) == ("default", 1, "local")
+    assert source.outcome.verdict == "pass" and source.outcome.allowed_loss
 
 
 def test_the_catalogue_has_at_least_twelve_documented_flaws() -> None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+from harness.drill.report import DrillReport, load_report
 
 
 def interrupt_drill(
     report_dir: Path, scenario: str, *options: str, settle: float = 0.0, timeout: float = 60
-) -> dict[str, Any]:
+) -> DrillReport:
     """SIGINT the drill once its traffic phase begins (after `settle` s); assert exit 130 and
     return the report it still wrote."""
     command = [sys.executable, "-m", "harness.cli.firedrill", "run", scenario, *options]
@@ -32,6 +32,6 @@ def interrupt_drill(
     proc.wait(timeout=timeout)
     assert proc.returncode == 130
     (drill_dir,) = [p for p in report_dir.iterdir() if p.is_dir()]
-    report: dict[str, Any] = json.loads((drill_dir / "report.json").read_text())
-    assert "interrupted" in report["error"]
+    _, report = load_report(drill_dir)
+    assert "interrupted" in report.record.error
     return report
