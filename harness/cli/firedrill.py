@@ -158,23 +158,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run_sequence(args: argparse.Namespace, path: Path) -> int:
-    """A sequence scenario (steps, e.g. a state-machine failure): the steps on the local backend."""
+    """A sequence scenario (steps, e.g. a state-machine failure), on either backend."""
     from harness.drill.sequence_run import run_sequence
     from harness.scenarios.sequence import load_sequence
 
     sequence = load_sequence(path)
-    if args.backend != "local" or args.backup_cmd or args.seed is not None:
-        raise FiredrillError(
-            "a sequence runs as written: no --backend docker, --backup-cmd or --seed"
-        )
+    if args.backup_cmd or args.seed is not None:
+        raise FiredrillError("a sequence runs as written: no --backup-cmd or --seed")
     say = (lambda line: None) if args.quiet else print
-    result = run_sequence(sequence, args.report_dir, keep=args.keep, say=say)
-    verdict = "PASS" if result.passed else "FAIL"
-    print(f"{verdict}: {sequence.name} ({result.steps_run}/{len(sequence.steps)} step(s))")
-    for d in result.divergences:
-        print(f"  {d}")
-    print(f"  report: {result.report_dir / 'sequence.json'}")
-    return EXIT_OK if result.passed else EXIT_VIOLATIONS
+    result = run_sequence(sequence, args.report_dir, backend=args.backend, keep=args.keep, say=say)
+    judgement, record = result.report.judgement, result.report.record
+    ran = len(record.steps) - 1 if record.steps else 0
+    print(f"{judgement.verdict.value.upper()}: {sequence.name} ({ran}/{record.planned} step(s))")
+    for reason in judgement.reasons if judgement.findings else ():
+        print(f"  {reason}")
+    for c in judgement.findings:
+        print(f"    {c.finding}")
+    if record.error:
+        print(f"  error: {record.error}")
+    print(f"  report: {result.report_dir / 'report.json'}")
+    return {"pass": EXIT_OK, "fail": EXIT_VIOLATIONS}.get(judgement.verdict.value, EXIT_BAD_INPUT)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:

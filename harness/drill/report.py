@@ -2,6 +2,8 @@
 
     {"format": "firedrill-report", "version": 2, "record": {...}, "judgement": {...}}
 
+(a sequence's report holds a `sequence` record instead of a drill's `record`).
+
 `DrillReport.to_json()` writes it and `DrillReport.from_json()` reads it back: the document is
 validated against the JSON Schema (harness/report/report.schema.json, the contract), then
 turned into the typed record and judgement. `load_report` reads a report directory (or its
@@ -25,6 +27,7 @@ from berkeleydb import db
 
 from harness import __version__
 from harness.drill.record import DrillRecord
+from harness.drill.sequence_record import SequenceRecord
 from harness.drill.verdict import Judgement, judge
 from harness.errors import FiredrillError
 from harness.report.schema import validate
@@ -76,19 +79,10 @@ class DrillReport:
     @classmethod
     def from_json(cls, data: Any, *, source: str = "report") -> DrillReport:
         """Raises OlderReport for format 1, ReportError for anything else that is not a valid
-        format 2 report (naming `source` and the first problem)."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ReportError(f"{source}: not a firedrill report")
-        if data.get("version") != VERSION:
-            raise OlderReport(
-                f"{source}: a report of format {data.get('version')!r}; this firedrill "
-                f"({__version__}) reads format {VERSION}: run the drill again (firedrill replay "
-                "runs it from its scenario)"
-            )
-        problems = validate(data)
-        if problems:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise ReportError(f"{source}: not a valid report: {problems[0]}{more}")
+        format 2 drill report (naming `source` and the first problem)."""
+        _valid(data, source)
+        if "record" not in data:
+            raise ReportError(f"{source}: the report of a sequence, not of a drill")
         try:
             record = DrillRecord.from_json(data["record"])
             judgement = Judgement.from_json(data["judgement"])
@@ -97,13 +91,57 @@ class DrillReport:
         return cls(record, judgement)
 
 
+@dataclass(frozen=True, slots=True)
+class SequenceReport:
+    """A sequence run's record and the judgement of it (report.json with a `sequence`)."""
+
+    record: SequenceRecord
+    judgement: Judgement
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "sequence": self.record.to_json(),
+            "judgement": self.judgement.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str = "report") -> SequenceReport:
+        _valid(data, source)
+        if "sequence" not in data:
+            raise ReportError(f"{source}: the report of a drill, not of a sequence")
+        try:
+            record = SequenceRecord.from_json(data["sequence"])
+            judgement = Judgement.from_json(data["judgement"])
+        except (cattrs.BaseValidationError, ValueError, KeyError, TypeError) as exc:
+            raise ReportError(f"{source}: not a valid report: {_first(exc)}") from None
+        return cls(record, judgement)
+
+
+def _valid(data: Any, source: str) -> None:
+    """Raise OlderReport or ReportError unless `data` is a valid format 2 report."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ReportError(f"{source}: not a firedrill report")
+    if data.get("version") != VERSION:
+        raise OlderReport(
+            f"{source}: a report of format {data.get('version')!r}; this firedrill "
+            f"({__version__}) reads format {VERSION}: run the drill again (firedrill replay "
+            "runs it from its scenario)"
+        )
+    problems = validate(data)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ReportError(f"{source}: not a valid report: {problems[0]}{more}")
+
+
 def _first(exc: Exception) -> str:
     if isinstance(exc, cattrs.BaseValidationError):
         return "; ".join(cattrs.transform_error(exc)[:1])
     return str(exc)
 
 
-def save(report_dir: Path, report: DrillReport) -> Path:
+def save(report_dir: Path, report: DrillReport | SequenceReport) -> Path:
     """Write report.json in `report_dir` (atomically: a reader never sees half of it)."""
     path = report_dir / REPORT_NAME
     tmp = path.with_suffix(".json.tmp")
@@ -112,14 +150,27 @@ def save(report_dir: Path, report: DrillReport) -> Path:
     return path
 
 
-def load_report(where: Path) -> tuple[Path, DrillReport]:
-    """A report directory or its report.json -> (the directory, the report). ReportError
-    (one line) when there is none or it cannot be read."""
+def read_json(where: Path) -> tuple[Path, Any]:
+    """A report directory or its report.json -> (report.json's path, its JSON document)."""
     path = where / REPORT_NAME if where.is_dir() else where
     if not path.is_file():
         raise ReportError(f"no report at {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return path, json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ReportError(f"{path}: not a readable report: {exc}") from exc
+
+
+def load_report(where: Path) -> tuple[Path, DrillReport]:
+    """A drill's report directory or its report.json -> (the directory, the report).
+    ReportError (one line) when there is none or it cannot be read."""
+    path, data = read_json(where)
+    return path.parent, DrillReport.from_json(data, source=str(path))
+
+
+def load_any(where: Path) -> tuple[Path, DrillReport | SequenceReport]:
+    """A drill's or a sequence's report -> (the directory, the report)."""
+    path, data = read_json(where)
+    if isinstance(data, dict) and "sequence" in data:
+        return path.parent, SequenceReport.from_json(data, source=str(path))
     return path.parent, DrillReport.from_json(data, source=str(path))

@@ -5,7 +5,8 @@ crash, the corruption, the restore) and updates the model only as the system ack
 `Stepper.verify` compares the installation with the model — every account's INBOX (message ids
 in order and flags, over IMAP), refused logins of deleted accounts, the config keys (over the
 configuration server) and the offline checker's findings (exactly the damage the model expects).
-Neither raises for what the system does: they return `Divergence`s.
+Neither raises for what the system does: they return findings (harness.checker.findings.steps),
+the same typed findings a drill reports, each with the account, key, file or step it is about.
 """
 
 from __future__ import annotations
@@ -15,12 +16,25 @@ import imaplib
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.accounts import lab_accounts
+from harness.checker.findings import (
+    AccountUnusable,
+    CheckerCrashed,
+    CheckerMissed,
+    CheckerUnexpected,
+    ConfigDiffers,
+    DeletedAccountLogsIn,
+    Finding,
+    FlagsDiffer,
+    InboxDiffers,
+    InboxUnreadable,
+    StepFailed,
+)
 from harness.checker.run import run_check
 from harness.drill.refmodel import AccountModel, MessageModel, Model
+from harness.environments.backend import Backend, Killable, MissingCapability
 from harness.environments.local import LocalBackend
 from harness.errors import FiredrillError
 from harness.history import HistoryWriter
@@ -42,26 +56,19 @@ _STANDARD = {"\\Seen", "\\Flagged", "\\Answered", "\\Deleted", "\\Draft"}
 _FETCHED = re.compile(rb"UID (\d+) FLAGS \(([^)]*)\)")
 
 
-@dataclass(frozen=True, slots=True)
-class Divergence:
-    """The installation differs from the model: `kind`, the account/message/file, detail."""
-
-    kind: str
-    id: str
-    detail: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.id}: {self.detail}"
-
-
 class Stepper:
     """Drives one live installation at `layout` (populated, marker in place) step by step."""
 
-    def __init__(self, layout: Layout, procedure: Procedure, work: Path) -> None:
+    def __init__(
+        self, layout: Layout, procedure: Procedure, work: Path, backend: Backend | None = None
+    ) -> None:
+        """`backend` runs the servers (the caller closes it); by default a local one the
+        stepper closes itself."""
         self.layout = layout
         self.procedure = procedure
         self.work = work
-        self.backend = LocalBackend(layout)
+        self._owned = backend is None
+        self.backend: Backend = backend or LocalBackend(layout)
         self.history = HistoryWriter(work / "history.jsonl")
         self.ctx = ProcedureContext(layout, self.backend, self.history, work, timeout=60)
         self.model = Model()
@@ -88,20 +95,21 @@ class Stepper:
 
     def close(self) -> None:
         try:
-            self.backend.close()
+            if self._owned:
+                self.backend.close()
         finally:
             self.history.close()
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def apply(self, step: Step) -> list[Divergence]:
+    def apply(self, step: Step) -> list[Finding]:
         """Perform `step`; a divergence when the system refused what the model expected."""
         try:
             getattr(self, f"_{step.action}")(step)
         except (clients.Failed, clients.Indeterminate, imaplib.IMAP4.error, OSError) as exc:
-            return [Divergence("step-failed", str(step), str(exc)[:300])]
+            return [StepFailed(str(step), str(exc)[:300])]
         except FiredrillError as exc:
-            return [Divergence("step-failed", str(step), str(exc)[:300])]
+            return [StepFailed(str(step), str(exc)[:300])]
         return []
 
     def _deliver(self, step: Step) -> None:
@@ -209,6 +217,8 @@ class Stepper:
         self.saved, self.saved_in = self.model.snapshot(), directory
 
     def _crash(self, step: Step) -> None:
+        if not isinstance(self.backend, Killable):
+            raise MissingCapability(self.backend.name, Killable, "the crash step")
         self.backend.kill()
         self.backend.start()
 
@@ -232,37 +242,37 @@ class Stepper:
 
     # -- verification --------------------------------------------------------------------------
 
-    def verify(self) -> list[Divergence]:
+    def verify(self) -> list[Finding]:
         """Every invariant against the model; an empty list when the installation matches."""
-        out: list[Divergence] = []
+        out: list[Finding] = []
         for account in self.model.accounts:
             out += self._verify_inbox(account)
         for account in self.model.gone:
             with contextlib.suppress(clients.Failed), self._imap(account):
-                out.append(Divergence("deleted-account-logs-in", account.address))
+                out.append(DeletedAccountLogsIn(account.address, "its deletion was acknowledged"))
         for key, value in sorted(self.model.config.items()):
             try:
                 got = clients.wire(self.endpoints.confserv, "get", key=key)
             except (clients.Failed, clients.Indeterminate) as exc:
                 got = f"(error: {exc})"
             if got != value:
-                out.append(Divergence("config-differs", key, f"{got!r}, model {value!r}"))
+                out.append(ConfigDiffers(key, f"{got!r}, model {value!r}"))
         report = run_check(self.layout.root)
         found = {(f.kind, f.subject) for f in report.findings if f.severity.value == "violation"}
         for kind, subject in sorted(found - self.model.damage):
-            out.append(Divergence(f"checker:{kind}", subject, "the checker reports it"))
+            out.append(CheckerUnexpected(subject, f"{kind}: the checker reports it"))
         for kind, subject in sorted(self.model.damage - found):
-            out.append(Divergence("checker-missed", subject, f"expected {kind}"))
-        out += [Divergence("checker-error", e.check, e.error) for e in report.errors]
+            out.append(CheckerMissed(subject, f"expected {kind}"))
+        out += [CheckerCrashed(e.check, e.error) for e in report.errors]
         return out
 
-    def _verify_inbox(self, account: AccountModel) -> list[Divergence]:
+    def _verify_inbox(self, account: AccountModel) -> list[Finding]:
         try:
             rows = self._inbox(account)
         except clients.Failed as exc:
-            return [Divergence("account-unusable", account.address, str(exc))]
+            return [AccountUnusable(account.address, str(exc))]
         if rows is None:
-            return [Divergence("inbox-unreadable", account.address)]
+            return [InboxUnreadable(account.address, "FETCH 1:* failed")]
         got = [(mid, flags) for _, mid, flags in rows]
         want = [(m.message_id, m.flags) for m in account.messages]
         if got == want:
@@ -272,10 +282,10 @@ class Stepper:
         extra = [m for m in got_ids if m not in want_ids]
         if lost or extra:
             detail = f"missing {lost[:3]}, unexpected {extra[:3]}"
-            return [Divergence("inbox-differs", account.address, detail)]
+            return [InboxDiffers(account.address, detail)]
         flags = [(g[0], sorted(g[1]), sorted(w[1])) for g, w in zip(got, want, strict=False)]
         differs = [f"{mid}: {g} not {w}" for mid, g, w in flags if g != w]
-        return [Divergence("flags-differ", account.address, "; ".join(differs[:3]) or "order")]
+        return [FlagsDiffer(account.address, "; ".join(differs[:3]) or "order")]
 
     # -- helpers -------------------------------------------------------------------------------
 

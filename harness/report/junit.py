@@ -102,15 +102,22 @@ def _testcase(suite: ET.Element, classname: str, check: Check, total: float) -> 
         ET.SubElement(case, "system-out").text = clean(check.message)
 
 
-def junit_xml(report: DrillReport, report_path: Path | str | None = None) -> str:
-    root = build_junit(report, report_path)
+def xml_text(root: ET.Element) -> str:
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def write_xml(root: ET.Element, path: Path) -> None:
+    """Write the XML document `root` at `path` (atomically)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(xml_text(root), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def junit_xml(report: DrillReport, report_path: Path | str | None = None) -> str:
+    return xml_text(build_junit(report, report_path))
+
+
 def write_junit(report: DrillReport, path: Path) -> None:
     """Write junit.xml for `report` at `path` (atomically); report.json is taken to be beside it."""
-    text = junit_xml(report, path.with_name("report.json").absolute())
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_xml(build_junit(report, path.with_name("report.json").absolute()), path)

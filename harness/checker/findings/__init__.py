@@ -3,7 +3,8 @@
 Each kind is a frozen dataclass; its class attributes say which invariant (DESIGN.md 1-7, 0 for
 files outside the stores) it breaks, how bad it is, and what an operator should do about it.
 Kinds live by where they come from: `store` (the stores as they are), `backup` (the tree
-against a manifest), `history` (acknowledged operations), `drill` (what a drill observes).
+against a manifest), `history` (acknowledged operations), `drill` (what a drill observes),
+`steps` (a live installation against a sequence's reference model).
 `KINDS` names every kind; `finding_from_json` reads one back from a report.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checker.findings import backup, drill, history, store
+from harness.checker.findings import backup, drill, history, steps, store
 from harness.checker.findings.backup import (
     AccountChanged,
     AccountLost,
@@ -41,6 +42,18 @@ from harness.checker.findings.history import (
     AcknowledgedMessageLost,
     DeletedAccountPresent,
     DuplicateDelivery,
+)
+from harness.checker.findings.steps import (
+    AccountUnusable,
+    CheckerCrashed,
+    CheckerMissed,
+    CheckerUnexpected,
+    ConfigDiffers,
+    DeletedAccountLogsIn,
+    FlagsDiffer,
+    InboxDiffers,
+    InboxUnreadable,
+    StepFailed,
 )
 from harness.checker.findings.store import (
     AccountWithoutMailbox,
@@ -74,7 +87,7 @@ from harness.checker.findings.store import (
 
 KINDS: dict[str, type[Finding]] = {
     cls.kind: cls
-    for module in (store, backup, history, drill)
+    for module in (store, backup, history, drill, steps)
     for cls in vars(module).values()
     if isinstance(cls, type) and issubclass(cls, Finding) and cls is not Finding
 }
@@ -100,13 +113,18 @@ __all__ = [
     "AccountChanged",
     "AccountLost",
     "AccountResurrected",
+    "AccountUnusable",
     "AccountWithoutMailbox",
     "AcknowledgedAccountLost",
     "AcknowledgedConfigLost",
     "AcknowledgedDeleteUndone",
     "AcknowledgedMessageLost",
     "CheckError",
+    "CheckerCrashed",
+    "CheckerMissed",
+    "CheckerUnexpected",
     "ConfigChanged",
+    "ConfigDiffers",
     "ConfigKeyAdded",
     "ConfigKeyLost",
     "ConfigMissing",
@@ -115,12 +133,16 @@ __all__ = [
     "DanglingRow",
     "DatabaseCorrupt",
     "DatabaseMissing",
+    "DeletedAccountLogsIn",
     "DeletedAccountPresent",
     "DircacheStale",
     "DisasterUndetected",
     "DuplicateDelivery",
     "Finding",
+    "FlagsDiffer",
     "FolderCountMismatch",
+    "InboxDiffers",
+    "InboxUnreadable",
     "IndexKeyDangling",
     "IndexKeyMisdirected",
     "IndexKeyMissing",
@@ -149,6 +171,7 @@ __all__ = [
     "SpoolFileDamaged",
     "SpoolNotDrained",
     "StaleTempFile",
+    "StepFailed",
     "StoreMissing",
     "UidAboveNext",
     "Verdict",
