@@ -22,18 +22,14 @@ from harness.servers.imap import (
     stop_imap_server,
     to_crlf,
 )
-from harness.servers.imap_parse import (
-    Atom,
-    Group,
-    ParseError,
-    Str,
+from harness.servers.imap.parse import (
     format_internal_date,
     parse_command,
     parse_fetch_atts,
-    parse_search,
     parse_seqset,
-    tokenize,
 )
+from harness.servers.imap.search import parse_search
+from harness.servers.imap.tokens import Atom, Group, ParseError, Str, tokenize
 from harness.store.records import Flag, MailboxStatus
 from tests.support.fake_backend import FakeBackend
 
