@@ -170,10 +170,8 @@ def _run_sequence(args: argparse.Namespace, path: Path) -> int:
     judgement, record = result.report.judgement, result.report.record
     ran = len(record.steps) - 1 if record.steps else 0
     print(f"{judgement.verdict.value.upper()}: {sequence.name} ({ran}/{record.planned} step(s))")
-    for reason in judgement.reasons if judgement.findings else ():
-        print(f"  {reason}")
     for c in judgement.findings:
-        print(f"    {c.finding}")
+        print(f"  {c.finding}")
     if record.error:
         print(f"  error: {record.error}")
     print(f"  report: {result.report_dir / 'report.json'}")

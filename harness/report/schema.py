@@ -1,8 +1,9 @@
 """The JSON Schema of report.json (draft 2020-12), checked into the repository beside this file.
 
 `validate(report)` returns one message per problem (`path: message`), empty when the report is
-valid. The schema describes format version 1 exactly: a field the writer adds or drops needs the
-schema changed with it, which `tests/unit/test_report_schema.py` enforces on sample reports.
+valid. The schema describes format version 2 exactly: a field added to or dropped from a record
+needs the schema changed with it, which `tests/unit/test_report_schema.py` enforces field by
+field against the dataclasses.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 SCHEMA_NAME = "report.schema.json"
 
@@ -31,10 +32,29 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema())
 
 
+MESSAGE_LIMIT = 200
+"""Characters of a message kept (a message about the whole document quotes all of it)."""
+
+
 def validate(report: Any) -> list[str]:
-    """Every way `report` departs from the schema, as `where: message`; [] when it is valid."""
-    errors = sorted(_validator().iter_errors(report), key=lambda e: list(e.absolute_path))
-    return [f"{_where(list(e.absolute_path))}: {e.message}" for e in errors]
+    """Every way `report` departs from the schema, as `where: message`, the most precise
+    (deepest) first; [] when it is valid."""
+    errors = sorted(
+        _validator().iter_errors(report),
+        key=lambda e: (-len(e.absolute_path), [str(p) for p in e.absolute_path]),
+    )
+    return [f"{_where(list(e.absolute_path))}: {_message(e)}" for e in errors]
+
+
+def _message(error: ValidationError) -> str:
+    """The error's message; a big value it quotes (an object, a list) is named, not quoted."""
+    message = error.message
+    shown = repr(error.instance)
+    if isinstance(error.instance, dict | list) and len(shown) > 60:
+        message = message.replace(shown, f"the {type(error.instance).__name__}")
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    return message[: MESSAGE_LIMIT - 1] + "…"
 
 
 def _where(path: list[str | int]) -> str:

@@ -3,13 +3,13 @@ short traffic, written into tmp_path, reports always under tmp_path."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from harness.drill.report import DrillReport, load_report
 from harness.scenarios.catalogue import catalogue
 from tests.support.cli import firedrill
 
@@ -39,11 +39,11 @@ def _scenario(directory: Path, name: str, kind: str) -> Path:
     return path
 
 
-def _reports(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+def _reports(done: subprocess.CompletedProcess[str]) -> list[DrillReport]:
     """The reports whose paths `run` printed, each checked to exist."""
     paths = [Path(p) for p in re.findall(r"^  report: (.+)$", done.stdout, re.MULTILINE)]
     assert paths and all(p.is_file() for p in paths), done.stdout
-    return [json.loads(p.read_text()) for p in paths]
+    return [load_report(p)[1] for p in paths]
 
 
 def test_list_prints_one_line_per_catalogue_scenario() -> None:
@@ -61,7 +61,7 @@ def test_run_of_a_passing_xs_scenario_exits_0_and_prints_its_report(tmp_path: Pa
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert done.stdout.startswith("PASS: quick-deletes-account")
     (report,) = _reports(done)
-    assert report["verdict"] == "pass"
+    assert report.judgement.verdict.value == "pass"
     assert str(tmp_path / "r") in done.stdout
 
 
@@ -90,14 +90,12 @@ def test_run_with_custom_commands_passes_a_good_procedure_and_fails_a_flawed_one
     )
     assert done.returncode == code, (done.stdout, done.stderr)
     (report,) = _reports(done)
-    assert report["procedure"] == "custom"
-    findings = report["findings"]
-    assert isinstance(findings, list)
-    violations = {f["kind"] for f in findings if f["classification"] == "violation"}
+    assert report.record.procedure == "custom"
+    violations = {c.finding.kind for c in report.judgement.violations}
     if finding is None:
-        assert report["verdict"] == "pass" and violations == set()
+        assert report.judgement.verdict.value == "pass" and violations == set()
     else:
-        assert report["verdict"] == "fail", report["reasons"]
+        assert report.judgement.verdict.value == "fail", report.judgement.reasons
         assert any(kind.startswith(finding) for kind in violations), sorted(violations)
 
 
@@ -108,7 +106,7 @@ def test_run_all_runs_every_scenario_of_the_scenarios_directory_where_it_is_star
     done = firedrill("run", "--all", "--quiet", "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert done.returncode == 0, (done.stdout, done.stderr)
     (report,) = _reports(done)
-    assert report["verdict"] == "pass"
+    assert report.judgement.verdict.value == "pass"
     assert [line.split()[1] for line in done.stdout.splitlines() if ": " in line[:8]] == [
         "only-one"
     ]

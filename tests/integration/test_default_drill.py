@@ -3,13 +3,12 @@ S, through the command line: exit 0, the verdict and the report path printed."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from harness.report.schema import validate
+from harness.drill.report import load_report
 from tests.support.cli import firedrill
 
 pytestmark = pytest.mark.integration
@@ -23,14 +22,14 @@ def test_the_default_drill_passes_at_tier_s(tmp_path: Path) -> None:
     assert verdict, done.stdout
     path = re.search(r"report: (\S+/report\.json)", done.stdout)
     assert path, done.stdout
-    report = json.loads(Path(path.group(1)).read_text())
-    assert Path(path.group(1)).parent.parent == tmp_path
-    assert validate(report) == []
-    assert report["scenario"]["population"]["tier"] == "S"
-    assert report["fault"]["kind"] == "lose-tree"
-    assert report["backup"]["procedure"] == "chapter13"
-    assert report["verdict"] == "pass" and report["metrics"]["rto_seconds"] > 0
+    directory, report = load_report(Path(path.group(1)))
+    assert directory.parent == tmp_path
+    record, judgement = report.record, report.judgement
+    assert record.scenario.population.tier == "S"
+    assert record.fault is not None and record.fault.kind == "lose-tree"
+    assert record.backup is not None and record.backup.procedure == "chapter13"
+    rto = judgement.metrics.rto_seconds
+    assert judgement.verdict.value == "pass" and rto is not None and rto > 0
     # Mail acknowledged after the backup is what a restore may lose: listed, allowed.
-    lost = report["lost_operations"]
-    assert all(x["classification"] == "allowed" for x in lost)
-    assert report["metrics"]["rpo_messages"] == report["metrics"]["lost_messages"]
+    assert all(x.classification.value == "allowed" for x in judgement.lost)
+    assert judgement.metrics.rpo_messages == judgement.metrics.lost_messages

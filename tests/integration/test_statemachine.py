@@ -19,6 +19,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from fixtures.populate import populate
 from fixtures.tiers import tier
+from harness.drill.report import SequenceReport, load_any
 from harness.layout import Layout
 from harness.scenarios.sequence import load_sequence
 from tests.support.cli import firedrill
@@ -71,7 +72,11 @@ def test_the_sequence_of_a_broken_restore_fails_and_the_correct_one_passes(
     again = _run(failing, tmp_path / "reports")
     assert again.returncode == 1, again.stdout + again.stderr
     assert "FAIL: restore-without-mbox (3/3 step(s))" in again.stdout
-    assert "checker:dangling-row" in again.stdout
+    assert "checker-unexpected " in again.stdout and ": dangling-row:" in again.stdout
+    (out,) = [p for p in (tmp_path / "reports").iterdir() if p.is_dir()]
+    _, report = load_any(out)
+    assert isinstance(report, SequenceReport) and report.judgement.verdict.value == "fail"
+    assert (out / "junit.xml").is_file()
     correct = tmp_path / "correct.toml"
     correct.write_text(failing.read_text().replace(BROKEN, "chapter13"))
     fine = _run(correct, tmp_path / "reports")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from fixtures.topology import relocate
+from harness.checker import findings as F
 from harness.drill.refmodel import MessageModel
-from harness.drill.stepper import Divergence, Stepper
+from harness.drill.stepper import Stepper
 from harness.environments.network import lease_network
 from harness.layout import Layout
 from harness.scenarios.sequence import Step, resolve_procedure
@@ -42,11 +43,7 @@ def test_a_message_the_model_does_not_know_is_one_inbox_divergence(stepper: Step
     account = stepper.model.actor(1)
     account.messages.append(MessageModel("<never.sent@firedrill.test>"))
     assert stepper.verify() == [
-        Divergence(
-            "inbox-differs",
-            account.address,
-            "missing ['<never.sent@firedrill.test>'], unexpected []",
-        )
+        F.InboxDiffers(account.address, "missing ['<never.sent@firedrill.test>'], unexpected []")
     ]
 
 
@@ -54,23 +51,23 @@ def test_a_flag_set_behind_the_models_back_is_one_flags_divergence(stepper: Step
     account = stepper.model.actor(0)
     account.messages[-1].flags.add("\\Flagged")
     found = stepper.verify()
-    assert [(d.kind, d.id) for d in found] == [("flags-differ", account.address)]
+    assert [(d.kind, d.subject) for d in found] == [("flags-differ", account.address)]
 
 
 def test_a_corrupted_file_is_one_checker_divergence_with_its_msgid(stepper: Stepper) -> None:
     message = stepper.model.actor(0).messages[-1]
     path = stepper._file_of(message)
     path.write_bytes(path.read_bytes().replace(b"Message 1 of", b"Message 7 of"))
-    assert [(d.kind, d.id) for d in stepper.verify()] == [
-        ("checker:message-digest-mismatch", path.name)
-    ]
+    found = stepper.verify()
+    assert [(d.kind, d.subject) for d in found] == [("checker-unexpected", path.name)]
+    assert found[0].detail.startswith("message-digest-mismatch: ")
 
 
 def test_a_config_change_the_model_expects_but_that_is_absent(stepper: Stepper) -> None:
     key = "/*/common/logLevel"
     stepper.model.config[key] = "debug"
     assert clients.wire(stepper.endpoints.confserv, "get", key=key) != "debug"
-    assert [(d.kind, d.id) for d in stepper.verify()] == [("config-differs", key)]
+    assert [(d.kind, d.subject) for d in stepper.verify()] == [("config-differs", key)]
 
 
 def test_a_deleted_account_that_still_logs_in_is_one_divergence(stepper: Stepper) -> None:
@@ -78,6 +75,6 @@ def test_a_deleted_account_that_still_logs_in_is_one_divergence(stepper: Stepper
     account = stepper.model.accounts[-1]
     stepper.model.accounts.remove(account)
     stepper.model.gone.append(account)  # the model thinks it was deleted; it was not
-    assert [(d.kind, d.id) for d in stepper.verify()] == [
+    assert [(d.kind, d.subject) for d in stepper.verify()] == [
         ("deleted-account-logs-in", account.address)
     ]

@@ -27,7 +27,8 @@ from hypothesis.stateful import (
 )
 
 from fixtures.topology import relocate
-from harness.drill.stepper import Divergence, Stepper
+from harness.checker.findings import Finding
+from harness.drill.stepper import Stepper
 from harness.environments.network import lease_network
 from harness.layout import Layout
 from harness.procedures import Chapter13, ProcedureContext, copy_path, remove_path
@@ -177,7 +178,7 @@ class DrillMachine(RuleBasedStateMachine):
     def installation_matches_the_model(self) -> None:
         self._require(self.stepper.verify())
 
-    def _require(self, divergences: list[Divergence]) -> None:
+    def _require(self, divergences: list[Finding]) -> None:
         if not divergences:
             return
         self.failed = True

@@ -16,11 +16,20 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from fixtures.populate import PopulationSummary
+from harness.checker import findings as F_
 from harness.checker.findings import CheckError, Skipped
 from harness.checker.run import CheckReport
 from harness.drill import record as R
 from harness.drill import verdict as V
-from harness.drill.report import VERSION, DrillReport, OlderReport, ReportError, load_report
+from harness.drill.report import (
+    VERSION,
+    DrillReport,
+    OlderReport,
+    ReportError,
+    SequenceReport,
+    load_report,
+)
+from harness.drill.sequence_record import SequenceRecord, StepRecord, judge_sequence
 from harness.faults.came_back import CameBack
 from harness.faults.kinds import KINDS
 from harness.faults.record import Damaged, FaultRecord
@@ -113,7 +122,7 @@ def test_a_broken_report_is_refused_in_one_line(tmp_path: Path) -> None:
 
 
 def test_not_an_object_at_all() -> None:
-    assert validate([]) == ["report: [] is not of type 'object'"]
+    assert validate([])[0] == "report: [] is not of type 'object'"
 
 
 # -- the schema against the records --------------------------------------------------------------
@@ -134,6 +143,8 @@ DEFS: dict[str, type[Any]] = {
     "judgement": V.Judgement,
     "metrics": V.Metrics,
     "target": V.Target,
+    "sequence_record": SequenceRecord,
+    "step": StepRecord,
 }
 """Each object of the schema's $defs with the dataclass it describes."""
 INLINE: dict[tuple[str, ...], type[Any]] = {
@@ -198,7 +209,7 @@ def test_every_dataclass_in_the_record_is_described() -> None:
     """Walk the record's types: each dataclass reached is one of DEFS or INLINE."""
     described = set(DEFS.values()) | set(INLINE.values()) | {S.Scenario}
     seen: set[type[Any]] = set()
-    todo: list[Any] = [R.DrillRecord, V.Judgement]
+    todo: list[Any] = [R.DrillRecord, V.Judgement, SequenceRecord]
     while todo:
         kind = todo.pop()
         for arg in typing.get_args(kind):
@@ -261,3 +272,30 @@ def test_a_report_of_format_1_is_refused_in_one_line_naming_the_format() -> None
         load_report(OLDER / "pass-restore")
     message = str(caught.value)
     assert "format 1" in message and "\n" not in message
+
+
+def test_a_sequence_report_validates_round_trips_and_is_not_a_drill() -> None:
+    finding = F_.InboxDiffers("user1@example.com", "missing ['<sm.1@firedrill.test>']")
+    record = SequenceRecord(
+        "restore-without-mbox",
+        "chapter13",
+        "XS",
+        1,
+        "local",
+        Stamp(1.0, 2.0),
+        '[[step]]\naction = "backup"\n',
+        (StepRecord(0, "start", 0.0), StepRecord(1, "restore()", 0.5, (finding,))),
+        planned=1,
+        complete=True,
+    )
+    report = SequenceReport(record, judge_sequence(record))
+    data = json.loads(json.dumps(report.to_json()))
+    assert validate(data) == []
+    assert SequenceReport.from_json(data) == report
+    assert report.judgement.verdict.value == "fail"
+    assert report.judgement.reasons == ("inbox-differs user1@example.com",)
+    with pytest.raises(ReportError, match="a sequence, not of a drill"):
+        DrillReport.from_json(data)
+    both = {**data, "record": load("pass-restart")["record"]}
+    assert validate(both) == ["report: the dict is not valid under any of the given schemas"]
+    assert all(len(e) < 300 for e in validate(both))
