@@ -151,32 +151,11 @@ def take_backup(
                 f"the {procedure.name} backup was interrupted: {exc}; its copy is incomplete"
             ) from None
     ended = ctx.history.event("procedure", "backup-end", procedure=procedure.name)
-    if watch.periods:
-        point, source = watch.periods[-1], "quiesced"
-    else:
-        point, source = started, "procedure start"
-    before = [
-        op.index
-        for op in operations(ctx.history.path)
-        if op.acknowledged and op.completed is not None and op.completed.mono <= point.mono
-    ]
-    last = max(before, default=None)
-    ctx.history.event(
-        "procedure",
-        "consistency-point",
-        source=source,
-        wall=point.wall,
-        mono=point.mono,
-        acknowledged_before=len(before),
-        last_operation=last,
+    point, source = (
+        (watch.periods[-1], "quiesced") if watch.periods else (started, "procedure start")
     )
-    tree = directory / "tree" if (directory / "tree").is_dir() else directory
-    manifest_path = manifest_path or ctx.workdir / "backup.manifest.jsonl"
-    manifest: Path | None = manifest_path
-    try:
-        write_manifest(tree, manifest_path)
-    except FiredrillError:
-        manifest = None  # the backup is not a tree firedrill can read (e.g. an archive)
+    before, last = consistency_point(ctx.history, point, source)
+    manifest = _manifest(directory, manifest_path or ctx.workdir / "backup.manifest.jsonl")
     return BackupRecord(
         procedure.name,
         directory,
@@ -186,9 +165,41 @@ def take_backup(
         source,
         manifest,
         "\n".join(ctx.outputs),
-        len(before),
+        before,
         last,
     )
+
+
+def consistency_point(history: HistoryWriter, point: Stamp, source: str) -> tuple[int, int | None]:
+    """Where the point falls in the history: how many operations were acknowledged before it,
+    and the index of the last of them; recorded as a `consistency-point` event."""
+    before = [
+        op.index
+        for op in operations(history.path)
+        if op.acknowledged and op.completed is not None and op.completed.mono <= point.mono
+    ]
+    last = max(before, default=None)
+    history.event(
+        "procedure",
+        "consistency-point",
+        source=source,
+        wall=point.wall,
+        mono=point.mono,
+        acknowledged_before=len(before),
+        last_operation=last,
+    )
+    return len(before), last
+
+
+def _manifest(directory: Path, path: Path) -> Path | None:
+    """The manifest of the backup at `path`, or None when the backup is not a tree firedrill
+    can read (e.g. an archive)."""
+    tree = directory / "tree" if (directory / "tree").is_dir() else directory
+    try:
+        write_manifest(tree, path)
+    except FiredrillError:
+        return None
+    return path
 
 
 def run_restore(procedure: Procedure, ctx: ProcedureContext, directory: Path) -> RestoreRecord:

@@ -10,9 +10,10 @@
     firedrill report render DIR
         (re)write junit.xml and report.html beside a report.json (no history line)
 
-Each command returns an exit code: 0 done, 1 a regression with --fail-on-regression, 2 bad
-input (FiredrillError, printed by firedrill's main: a missing or unreadable report, or one of
-an older format, in one line).
+Each command loads what it needs when it runs (as firedrill's own commands do: a fast
+`--help`, no import cycle avoided). Each command returns an exit code: 0 done, 1 a regression
+with --fail-on-regression, 2 bad input (FiredrillError, printed by firedrill's main: a missing
+or unreadable report, or one of an older format, in one line).
 """
 
 from __future__ import annotations
@@ -20,16 +21,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-
-from harness.drill.report import load_report
 from harness.errors import EXIT_OK, EXIT_VIOLATIONS, FiredrillError
-from harness.report import HTML_NAME, JUNIT_NAME
-from harness.report.html import write_html
-from harness.report.junit import write_junit
-from harness.report.show import render_show
-from harness.report.trend import find_regressions, load_history, trend_table
-from harness.report.trend_html import write_trend_html
 
 
 def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -97,6 +89,9 @@ def _fraction(text: str) -> float:
 
 
 def cmd_trend(args: argparse.Namespace) -> int:
+    from harness.report.trend import find_regressions, load_history, trend_table
+    from harness.report.trend_html import write_trend_html
+
     root: Path = args.dir
     if not root.exists():
         raise FiredrillError(f"no reports directory {root}")
@@ -116,12 +111,22 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness.drill.report import load_report
+    from harness.report.show import render_show
+
     directory, report = load_report(args.dir)
     render_show(report, Console(), report_dir=directory)
     return EXIT_OK
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from harness.drill.report import load_report
+    from harness.report import HTML_NAME, JUNIT_NAME
+    from harness.report.html import write_html
+    from harness.report.junit import write_junit
+
     directory, report = load_report(args.dir)
     write_junit(report, directory / JUNIT_NAME)
     write_html(report, directory / HTML_NAME)
