@@ -11,7 +11,7 @@ line naming the field.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import cattrs
 
@@ -31,3 +31,19 @@ def _scenario(value: Any, _: type) -> Scenario:
 
 
 converter.register_structure_hook(Scenario, _scenario)
+
+
+class Jsonable:
+    """A frozen record that is written and read as plain JSON values, field by field."""
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = converter.unstructure(self)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        """The record `to_json` wrote (cattrs errors name the field that does not fit)."""
+        record: Self = converter.structure(data, cls)
+        return record

@@ -14,11 +14,10 @@ timeline spans are seconds since the drill started, on the monotonic clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fixtures.populate import PopulationSummary
 from harness.checker.run import CheckReport
-from harness.drill.codec import converter
+from harness.drill.codec import Jsonable
 from harness.faults.came_back import CameBack
 from harness.faults.record import FaultRecord
 from harness.history import Stamp
@@ -152,7 +151,7 @@ class Paths:
 
 
 @dataclass(frozen=True, slots=True)
-class DrillRecord:
+class DrillRecord(Jsonable):
     """Everything a drill did and observed, phase by phase (None: the phase has not run)."""
 
     scenario: Scenario
@@ -194,14 +193,3 @@ class DrillRecord:
         """The backup's consistency point, if there is a backup."""
         backup = self.backup.backup if self.backup else None
         return backup.point if backup else None
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON values, field by field (the report's `record`)."""
-        data: dict[str, Any] = converter.unstructure(self)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any) -> DrillRecord:
-        """The record `to_json` wrote (cattrs errors name the field that does not fit)."""
-        record: DrillRecord = converter.structure(data, cls)
-        return record

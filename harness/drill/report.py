@@ -19,7 +19,7 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import berkeleydb
 import cattrs
@@ -80,14 +80,7 @@ class DrillReport:
     def from_json(cls, data: Any, *, source: str = "report") -> DrillReport:
         """Raises OlderReport for format 1, ReportError for anything else that is not a valid
         format 2 drill report (naming `source` and the first problem)."""
-        _valid(data, source)
-        if "record" not in data:
-            raise ReportError(f"{source}: the report of a sequence, not of a drill")
-        try:
-            record = DrillRecord.from_json(data["record"])
-            judgement = Judgement.from_json(data["judgement"])
-        except (cattrs.BaseValidationError, ValueError, KeyError, TypeError) as exc:
-            raise ReportError(f"{source}: not a valid report: {_first(exc)}") from None
+        record, judgement = _read(data, source, "record", DrillRecord)
         return cls(record, judgement)
 
 
@@ -108,15 +101,26 @@ class SequenceReport:
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "report") -> SequenceReport:
-        _valid(data, source)
-        if "sequence" not in data:
-            raise ReportError(f"{source}: the report of a drill, not of a sequence")
-        try:
-            record = SequenceRecord.from_json(data["sequence"])
-            judgement = Judgement.from_json(data["judgement"])
-        except (cattrs.BaseValidationError, ValueError, KeyError, TypeError) as exc:
-            raise ReportError(f"{source}: not a valid report: {_first(exc)}") from None
+        record, judgement = _read(data, source, "sequence", SequenceRecord)
         return cls(record, judgement)
+
+
+R = TypeVar("R", DrillRecord, SequenceRecord)
+
+
+def _read(data: Any, source: str, key: str, kind: type[R]) -> tuple[R, Judgement]:
+    """The record under `key` and the judgement of a valid format 2 report."""
+    _valid(data, source)
+    if key not in data:
+        other = "a sequence" if key == "record" else "a drill"
+        raise ReportError(f"{source}: the report of {other}, not of a {_WHAT[key]}")
+    try:
+        return kind.from_json(data[key]), Judgement.from_json(data["judgement"])
+    except (cattrs.BaseValidationError, ValueError, KeyError, TypeError) as exc:
+        raise ReportError(f"{source}: not a valid report: {_first(exc)}") from None
+
+
+_WHAT = {"record": "drill", "sequence": "sequence"}
 
 
 def _valid(data: Any, source: str) -> None:

@@ -9,10 +9,9 @@ finding fails the sequence; a run the harness stopped is unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from harness.checker.findings import Finding, Verdict
-from harness.drill.codec import converter
+from harness.drill.codec import Jsonable
 from harness.drill.verdict import Classification, Classified, Judgement, Metrics
 from harness.history import Stamp
 
@@ -29,7 +28,7 @@ class StepRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class SequenceRecord:
+class SequenceRecord(Jsonable):
     """A sequence as run: its name, procedure, population, backend, the TOML it was run from,
     and its steps (the run stops at the first step with findings)."""
 
@@ -45,15 +44,6 @@ class SequenceRecord:
     """How many steps the sequence has (`steps` holds the start and those that ran)."""
     error: str = ""
     complete: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = converter.unstructure(self)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any) -> SequenceRecord:
-        record: SequenceRecord = converter.structure(data, cls)
-        return record
 
 
 def judge_sequence(record: SequenceRecord) -> Judgement:

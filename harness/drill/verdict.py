@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from harness.checker.findings import (
     AcknowledgedAccountLost,
@@ -37,7 +36,7 @@ from harness.checker.findings import (
     SpoolNotDrained,
     Verdict,
 )
-from harness.drill.codec import converter
+from harness.drill.codec import Jsonable
 from harness.drill.record import DrillRecord
 from harness.history import Stamp
 
@@ -133,7 +132,7 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
-class Judgement:
+class Judgement(Jsonable):
     verdict: Verdict
     reasons: tuple[str, ...]
     findings: tuple[Classified, ...]
@@ -144,16 +143,6 @@ class Judgement:
     @property
     def violations(self) -> tuple[Classified, ...]:
         return tuple(c for c in self.findings if c.classification is Classification.VIOLATION)
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON values, field by field (the report's `judgement`)."""
-        data: dict[str, Any] = converter.unstructure(self)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Any) -> Judgement:
-        judgement: Judgement = converter.structure(data, cls)
-        return judgement
 
 
 def judge(record: DrillRecord) -> Judgement:

@@ -33,7 +33,7 @@ def _stale_sandboxes() -> list[Path]:
 def cleanup(*, docker: bool = True) -> list[str]:
     removed: list[str] = []
     if docker:
-        try:
+        try:  # the docker SDK loads only when containers are looked for (its cost, not a cycle)
             from harness.environments.containers import docker_client, remove_run
 
             removed += [f"container {name}" for name in remove_run(docker_client())]

@@ -19,6 +19,8 @@ from harness.topology import PROGRAMS
 
 
 def service_class(program: str) -> type[Service]:
+    """The server class of `program`. Each server process loads only its own module (aiosmtpd
+    for the MTA, Berkeley DB for the stores): imported here for start-up cost, not a cycle."""
     if program == "mss":
         from harness.servers.mss import MessageStoreServer
 
