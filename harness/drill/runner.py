@@ -71,7 +71,8 @@ class DrillResult:
 
 class Recorder:
     """The drill's record as it grows: each phase adds its record (`add`), a new frozen
-    DrillRecord each time, and the whole is saved to report.json after every phase."""
+    DrillRecord each time, and the whole is saved to report.json when each phase begins and
+    ends."""
 
     def __init__(self, record: DrillRecord, report_dir: Path, *, progress: bool) -> None:
         self.record = record
@@ -85,6 +86,7 @@ class Recorder:
     def phase(self, name: str, history: HistoryWriter | None = None) -> Iterator[None]:
         start = time.monotonic() - self.record.started.mono
         self.add(timeline=(*self.record.timeline, Span(name, round(start, 3))))
+        self.save()  # a drill killed now leaves a record saying which phase it was in
         if history is not None:
             history.event("phase", name)
         if self.progress:

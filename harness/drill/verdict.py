@@ -329,6 +329,16 @@ def _amount(value: float, metric: str) -> str:
     return f"{value:g} s"
 
 
+def _stopped(record: DrillRecord) -> str:
+    """Where a drill that did not end stopped, from its timeline."""
+    if not record.timeline:
+        return "the drill stopped before its first phase"
+    last = record.timeline[-1]
+    if last.end is None:
+        return f"the drill stopped during {last.phase}"
+    return f"the drill stopped after {last.phase}"
+
+
 def decide(
     record: DrillRecord, classified: Sequence[Classified], measured: Sequence[Target]
 ) -> tuple[Verdict, tuple[str, ...]]:
@@ -346,8 +356,7 @@ def decide(
     if reasons:
         return Verdict.FAIL, tuple(reasons)
     if record.error or not record.complete:
-        running = next((s.phase for s in reversed(record.timeline) if s.end is None), "")
-        why = record.error or f"the drill stopped during {running or 'its first phase'}"
+        why = record.error or _stopped(record)
         return Verdict.UNKNOWN, (why,)
     crashed = record.verify.check.errors if record.verify else ()
     if crashed:

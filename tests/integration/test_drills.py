@@ -292,3 +292,40 @@ def test_ctrl_c_in_the_middle_of_a_drill_cleans_up_and_keeps_the_report(tmp_path
     assert report.record.error == "interrupted (Ctrl-C)" and not report.record.complete
     assert set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*")) == before
     assert _processes_with(str(Path(tempfile.gettempdir()) / "firedrill-machine-crash-")) == []
+
+
+def test_a_drill_killed_with_sigkill_leaves_a_readable_partial_record(tmp_path: Path) -> None:
+    """The record is saved after every phase: kill -9 after the backup and report.json still
+    reads, marked incomplete, its verdict unknown, the backup in it (then clean up by hand,
+    as an operator would after a lost drill process: `firedrill cleanup`)."""
+    before = _sandboxes("machine-crash")
+    command = [sys.executable, "-m", "harness.cli.firedrill", "run", "machine-crash"]
+    proc = subprocess.Popen(
+        [*command, "--report-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip().endswith("] traffic after backup"):
+            break
+    proc.kill()
+    proc.wait(timeout=30)
+    try:
+        (drill_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+        _, report = load_report(drill_dir)
+        record = report.record
+        assert not record.complete and record.error == ""
+        assert record.backup is not None and record.backup.backup is not None
+        assert record.fault is None and record.verify is None
+        last = record.timeline[-1]
+        assert (last.phase, last.end) == ("traffic after backup", None)
+        assert report.judgement.verdict is Verdict.UNKNOWN
+        assert report.judgement.reasons == ("the drill stopped during traffic after backup",)
+    finally:
+        for sandbox in _sandboxes("machine-crash") - before:
+            for line in _processes_with(str(sandbox)):
+                pid = int(line.split(":", 1)[0])
+                psutil.Process(pid).kill()
+            shutil.rmtree(sandbox, ignore_errors=True)

@@ -4,14 +4,16 @@ change behind the model's back gives exactly one divergence of the expected kind
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from fixtures.topology import relocate
 from harness.checker import findings as F
-from harness.drill.refmodel import MessageModel
+from harness.checker.findings import CheckError
+from harness.checker.run import CheckReport
+from harness.drill.refmodel import AccountModel, MessageModel
 from harness.drill.stepper import Stepper
 from harness.environments.network import lease_network
 from harness.layout import Layout
@@ -78,3 +80,79 @@ def test_a_deleted_account_that_still_logs_in_is_one_divergence(stepper: Stepper
     assert [(d.kind, d.subject) for d in stepper.verify()] == [
         ("deleted-account-logs-in", account.address)
     ]
+
+
+# -- every kind of the step engine: one change, one finding --------------------------------------
+
+
+def _wrong_password(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
+    account = stepper.model.actor(1)
+    account.password = "not-the-password"
+    return account.address
+
+
+def _fetch_refused(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
+    account = stepper.model.actor(1)
+    real = stepper._inbox
+
+    def refused(who: AccountModel) -> list[tuple[str, str, set[str]]] | None:
+        return None if who is account else real(who)
+
+    monkeypatch.setattr(stepper, "_inbox", refused)
+    return account.address
+
+
+def _damage_never_inflicted(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
+    stepper.model.damage.add(("message-digest-mismatch", "0123456789abcdef"))
+    return "0123456789abcdef"
+
+
+def _check_crashes(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
+    def crashed(root: Path) -> CheckReport:
+        return CheckReport(str(root), errors=(CheckError("rows", "RuntimeError: boom"),))
+
+    monkeypatch.setattr("harness.drill.stepper.run_check", crashed)
+    return "rows"
+
+
+Change = Callable[[Stepper, pytest.MonkeyPatch], str]
+CHANGES: list[tuple[str, Change]] = [
+    ("account-unusable", _wrong_password),
+    ("inbox-unreadable", _fetch_refused),
+    ("checker-missed", _damage_never_inflicted),
+    ("checker-error", _check_crashes),
+]
+"""Changes behind the model's back that `verify` must report: (kind, change -> id)."""
+
+
+@pytest.mark.parametrize(("kind", "change"), CHANGES, ids=[k for k, _ in CHANGES])
+def test_one_change_is_exactly_one_finding_of_its_kind(
+    kind: str, change: Change, stepper: Stepper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subject = change(stepper, monkeypatch)
+    assert [(d.kind, d.subject) for d in stepper.verify()] == [(kind, subject)]
+
+
+def test_a_step_the_system_refuses_is_one_step_failed_finding(stepper: Stepper) -> None:
+    """The model thinks the actor has a message the server does not show where it should."""
+    stepper.model.actor(1).messages.insert(0, MessageModel("<not.there@firedrill.test>"))
+    step = Step("read", actor=1, pick=0)
+    found = stepper.apply(step)
+    assert [(d.kind, d.subject) for d in found] == [("step-failed", str(step))]
+
+
+NAMED_ABOVE = {
+    "inbox-differs",
+    "flags-differ",
+    "checker-unexpected",
+    "config-differs",
+    "deleted-account-logs-in",
+    "step-failed",
+}
+"""Kinds the single tests of this file name (each asserted by its own test)."""
+
+
+def test_every_kind_of_the_step_engine_has_a_test() -> None:
+    named = NAMED_ABOVE | {kind for kind, _ in CHANGES}
+    engine = {k for k, c in F.KINDS.items() if c.__module__ == "harness.checker.findings.steps"}
+    assert engine == named, sorted(engine ^ named)

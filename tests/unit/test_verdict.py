@@ -177,6 +177,8 @@ def test_each_drill_finding_comes_from_its_phase_record() -> None:
     }
     for expected, record in cases.items():
         assert [f"{k} {s}" for k, s in _only(record)] == [expected]
+    drill = {k for k, c in F.KINDS.items() if c.__module__ == "harness.checker.findings.drill"}
+    assert {expected.split()[0] for expected in cases} == drill  # every kind of the drill
 
 
 def test_a_thing_the_backup_did_not_hold_need_not_come_back() -> None:
