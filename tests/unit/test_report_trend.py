@@ -1,16 +1,18 @@
 """Drill history and trends: drills.jsonl lines, regressions against the median of the previous
-drills of the same scenario, the terminal table and trend.html."""
+drills of the same scenario, the terminal table and trend.html (jinja2, autoescape on)."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.drill.report import DrillReport, load_report
+from harness.history import Stamp
 from harness.report.trend import (
     HISTORY_FILE,
     Regression,
@@ -20,16 +22,15 @@ from harness.report.trend import (
     find_regressions,
     load_history,
     trend_table,
-    write_trend_html,
 )
+from harness.report.trend_html import render_trend_html, write_trend_html
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
 DAY = 86400.0
 
 
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((FIXTURES / name / "report.json").read_text())
-    return data
+def load(name: str) -> DrillReport:
+    return load_report(FIXTURES / name)[1]
 
 
 def entry(
@@ -149,12 +150,22 @@ def test_frozen_dataclasses() -> None:
 
 
 def test_entry_from_a_report() -> None:
-    e = entry_from_report(load("pass-restore"), "x/report.json")
+    report = load("pass-restore")
+    e = entry_from_report(report, "x/report.json")
     assert e.scenario == "default" and e.verdict == "pass" and e.seed == 1
     assert e.backend == "local" and e.report == "x/report.json"
-    assert (e.rto_seconds, e.rpo_seconds, e.rpo_messages) == (3.632, 5.047, 35)
-    assert (e.backup_window_seconds, e.restore_seconds) == (2.07, 2.751)
-    assert e.started == load("pass-restore")["started"]
+    m = report.judgement.metrics
+    assert (e.rto_seconds, e.rpo_seconds, e.rpo_messages) == (
+        m.rto_seconds,
+        m.rpo_seconds,
+        m.rpo_messages,
+    )
+    assert e.rto_seconds is not None and e.rpo_seconds is not None and e.rpo_messages
+    assert (e.backup_window_seconds, e.restore_seconds) == (
+        m.backup_window_seconds,
+        m.restore_seconds,
+    )
+    assert e.started == report.record.started.wall
     # A restore drill whose backup failed has no RPO (not the writer's 0).
     stopped = entry_from_report(load("fail-procedure"))
     assert stopped.rpo_seconds is None and stopped.rto_seconds is None
@@ -179,25 +190,25 @@ def test_append_and_load(tmp_path: Path) -> None:
     assert load_history(root / HISTORY_FILE) == entries  # the file itself also works
 
 
-def test_report_path_defaults_to_beside_the_history(tmp_path: Path) -> None:
-    report = load("pass-restart")
-    append_history(tmp_path, report)
-    (line,) = (tmp_path / HISTORY_FILE).read_text().splitlines()
-    assert json.loads(line)["report"] == str(Path(report["history"]).parent / "report.json")
+def test_a_report_outside_the_root_is_stored_absolute(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere" / "report.json"
+    append_history(tmp_path / "reports", load("pass-restart"), report_path=elsewhere)
+    (line,) = (tmp_path / "reports" / HISTORY_FILE).read_text().splitlines()
+    assert json.loads(line)["report"] == str(elsewhere.absolute())
 
 
 def test_torn_and_foreign_lines_are_skipped(tmp_path: Path) -> None:
-    append_history(tmp_path, load("pass-restart"))
+    append_history(tmp_path, load("pass-restart"), report_path=tmp_path / "a" / "report.json")
     with (tmp_path / HISTORY_FILE).open("a") as f:
         f.write('{"scenario": "default", "started": \n[1, 2]\n{"scenario": 3}\n\n')
-    append_history(tmp_path, load("pass-restore"))
+    append_history(tmp_path, load("pass-restore"), report_path=tmp_path / "b" / "report.json")
     assert [x.scenario for x in load_history(tmp_path)] == ["crash-mss-mta", "default"]
 
 
 def test_without_a_history_file_the_reports_are_read(tmp_path: Path) -> None:
     for name in ("pass-restart", "pass-restore"):
         (tmp_path / name).mkdir()
-        (tmp_path / name / "report.json").write_text(json.dumps(load(name)))
+        shutil.copy(FIXTURES / name / "report.json", tmp_path / name / "report.json")
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "report.json").write_text("{not json")
     entries = load_history(tmp_path)
@@ -252,10 +263,30 @@ def test_trend_html_without_regressions(tmp_path: Path) -> None:
 
 
 def test_history_of_sample_reports_round_trips(tmp_path: Path) -> None:
-    report = copy.deepcopy(load("pass-restore"))
+    report = load("pass-restore")
+    record, judgement = report.record, report.judgement
     for n in range(4):
-        report["started"] += DAY
-        report["metrics"]["rto_seconds"] = 3.6 if n < 3 else 7.5
-        append_history(tmp_path, report)
+        started = Stamp(record.started.mono, record.started.wall + n * DAY)
+        metrics = dataclasses.replace(judgement.metrics, rto_seconds=3.6 if n < 3 else 7.5)
+        drill = DrillReport(
+            dataclasses.replace(record, started=started),
+            dataclasses.replace(judgement, metrics=metrics),
+        )
+        append_history(tmp_path, drill, report_path=tmp_path / f"{n}" / "report.json")
     (reg,) = find_regressions(load_history(tmp_path))
     assert reg.metric == "rto_seconds" and reg.value == 7.5
+
+
+def test_trend_html_shares_the_page_shell_and_escapes_every_value() -> None:
+    evil = '<script>alert("x")</script>'
+    entries = [
+        entry(0, scenario=evil, rto=None),
+        dataclasses.replace(entry(1, scenario=evil, rto=None), verdict=evil, report=evil),
+    ]
+    text = render_trend_html(entries, [])
+    assert "<script>alert" not in text and "&lt;script&gt;alert(&#34;x&#34;)" in text
+    assert text.count("<script>") == 1  # the base template's print helper
+    assert '<meta name="generator" content="firedrill">' in text and "@media print" in text
+    assert "<title>firedrill trends</title>" in text
+    assert text.count("no values") == 1  # RTO: never measured
+    assert text.count("<polyline") == 2
