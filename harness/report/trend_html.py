@@ -1,115 +1,167 @@
-"""trend.html: a line chart per scenario and metric from drills.jsonl, regressions highlighted."""
+"""trend.html: a line chart per scenario and metric from drills.jsonl, regressions highlighted.
+
+The charts' geometry and the tables are computed here as plain data; the jinja2 template
+(harness/report/templates/trend.html, extending base.html) draws them with autoescape on.
+"""
 
 from __future__ import annotations
 
 import os
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from harness.report import model
-from harness.report.svg import e, num, page, tick_label, ticks
+from harness.report import model, pages
+from harness.report.svg import num, tick_label, ticks
 from harness.report.trend import LABELS, METRICS, Regression, TrendEntry, by_scenario
 
-TREND_CSS = """
-.head { padding: 20px 0 8px; }
-.head h1 { font-size: 28px; }
-.status { border-radius: 8px; padding: 12px 16px; margin: 14px 0; font-size: 17px;
-  font-weight: 600; color: #fff; }
-.status.ok { background: var(--pass); }
-.status.bad { background: var(--fail); }
-.status ul { margin: 6px 0 0; font-weight: 400; font-size: 15px; }
-.charts { display: grid; gap: 12px;
-  grid-template-columns: repeat(auto-fit, minmax(min(340px, 100%), 1fr)); }
-.chart { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; }
-.chart.regressed { border-color: var(--fail); box-shadow: inset 0 3px 0 var(--fail); }
-.chart h3 { margin: 0 0 4px; font-size: 14px; }
-.chart svg { width: 100%; height: auto; display: block; }
-"""
+VERDICT_COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "unknown": "#bf8700"}
+REGRESSION_COLOR, OTHER_COLOR = "#cf222e", "#6e7781"
+TABLE_METRICS = (*METRICS, "restore_seconds")
 
-_VERDICT_COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "unknown": "#bf8700"}
+# A chart's frame: the plot runs from LEFT to RIGHT and from TOP down to BOTTOM.
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 360.0, 170.0, 40.0, 350.0, 12.0, 146.0
 
 
-def _chart(
+@dataclass(frozen=True, slots=True)
+class Level:
+    """A horizontal line at `y`: a grid line (`label`), the median or the threshold (`title`)."""
+
+    y: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    x: float
+    y: float
+    radius: float
+    color: str
+    regression: bool
+    """The latest drill, regressed: drawn big and red, its value written beside it."""
+    title: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One metric of one scenario over its drills (`points` empty: no drill measured it)."""
+
+    metric: str
+    title: str
+    regressed: bool
+    grid: tuple[Level, ...] = ()
+    median: Level | None = None
+    limit: Level | None = None
+    line: str = ""
+    """The polyline's points, `x,y x,y ...`."""
+    points: tuple[Point, ...] = ()
+    first: str = ""
+    last: str = ""
+    width: float = WIDTH
+    height: float = HEIGHT
+    left: float = LEFT
+    right: float = RIGHT
+
+
+def chart(
     runs: Sequence[TrendEntry],
     metric: str,
     regression: Regression | None,
     *,
     window: int,
     margin: float,
-) -> str:
-    points = [(i, x, x.value(metric)) for i, x in enumerate(runs)]
-    known = [(i, x, v) for i, x, v in points if v is not None]
+) -> Chart:
+    """The values of `metric` over `runs` (oldest first), with the median of the values before
+    the latest and the regression threshold above it."""
+    known = [(i, x, v) for i, x in enumerate(runs) if (v := x.value(metric)) is not None]
     title = f"{LABELS.get(metric, metric)} (s)"
     if not known:
-        return f'<div class="chart"><h3>{e(title)}</h3><p class="muted">no values</p></div>'
-    w, h, left, right, top, bottom = 360.0, 170.0, 40.0, 350.0, 12.0, 146.0
+        return Chart(metric, title, regression is not None)
     previous = [v for _, _, v in known[:-1]][-window:]
     median = statistics.median(previous) if len(previous) >= 2 else None
     limit = median * (1 + margin) if median is not None else None
     peak = max([v for _, _, v in known] + ([limit] if limit is not None else []))
     scale = ticks(peak * 1.1 if peak > 0 else 1.0, 4)
-    top_v = scale[-1] or 1.0
-    n = max(1, len(runs) - 1)
+    top = scale[-1] or 1.0
 
     def px(i: int) -> float:
-        return left + (right - left) * (i / n if len(runs) > 1 else 0.5)
+        return LEFT + (RIGHT - LEFT) * (i / max(1, len(runs) - 1) if len(runs) > 1 else 0.5)
 
     def py(v: float) -> float:
-        return bottom - (bottom - top) * v / top_v
+        return BOTTOM - (BOTTOM - TOP) * v / top
 
-    cls = "chart regressed" if regression else "chart"
-    out = [
-        f'<div class="{cls}" data-metric="{e(metric)}"><h3>{e(title)}'
-        + (' <span class="badge b-fail">regression</span>' if regression else "")
-        + "</h3>",
-        f'<svg viewBox="0 0 {num(w)} {num(h)}" role="img" aria-label="{e(title)} per drill" '
-        'xmlns="http://www.w3.org/2000/svg">',
-    ]
-    for t in scale:
-        out.append(
-            f'<line x1="{num(left)}" y1="{num(py(t))}" x2="{num(right)}" y2="{num(py(t))}" '
-            f'stroke="#eaeef2"/><text x="{num(left - 4)}" y="{num(py(t) + 4)}" font-size="10" '
-            f'text-anchor="end" fill="#59636e">{e(tick_label(t))}</text>'
-        )
+    last = len(runs) - 1
+    rules: tuple[Level | None, Level | None] = (None, None)
     if median is not None and limit is not None:
-        out.append(
-            f'<line class="median" x1="{num(left)}" y1="{num(py(median))}" x2="{num(right)}" '
-            f'y2="{num(py(median))}" stroke="#59636e" stroke-dasharray="4 3">'
-            f"<title>median of the previous {len(previous)}: {median:.2f} s</title></line>"
-            f'<line class="limit" x1="{num(left)}" y1="{num(py(limit))}" x2="{num(right)}" '
-            f'y2="{num(py(limit))}" stroke="#cf222e" stroke-opacity=".5" stroke-dasharray="2 3">'
-            f"<title>regression above {limit:.2f} s (median + {margin * 100:.0f}%)</title></line>"
+        rules = (
+            Level(py(median), f"median of the previous {len(previous)}: {median:.2f} s"),
+            Level(py(limit), f"regression above {limit:.2f} s (median + {margin * 100:.0f}%)"),
         )
-    line = " ".join(f"{num(px(i))},{num(py(v))}" for i, _, v in known)
-    out.append(f'<polyline points="{line}" fill="none" stroke="#0969da" stroke-width="2"/>')
-    for i, x, v in known:
-        last = i == len(runs) - 1
-        bad = last and regression is not None
-        r = 6 if bad else 3.5
-        color = "#cf222e" if bad else _VERDICT_COLORS.get(x.verdict, "#6e7781")
-        out.append(
-            f'<circle class="{"regression" if bad else "point"}" cx="{num(px(i))}" '
-            f'cy="{num(py(v))}" r="{r}" fill="{color}" stroke="#fff" stroke-width="1.5">'
-            f"<title>{e(model.iso(x.started))}: {v:.2f} s ({e(x.verdict)})</title></circle>"
-        )
-        if bad:
-            out.append(
-                f'<text x="{num(px(i) - 8)}" y="{num(py(v) - 8)}" font-size="11" '
-                f'font-weight="700" text-anchor="end" fill="#cf222e">{v:.2f} s</text>'
-            )
-    first, last_run = runs[0], runs[-1]
-    out.append(
-        f'<text x="{num(left)}" y="{num(h - 6)}" font-size="10" fill="#59636e">'
-        f"{e(model.iso(first.started)[:10])}</text>"
-        f'<text x="{num(right)}" y="{num(h - 6)}" font-size="10" fill="#59636e" '
-        f'text-anchor="end">{e(model.iso(last_run.started)[:16])}</text>'
+    return Chart(
+        metric,
+        title,
+        regression is not None,
+        grid=tuple(Level(py(t), tick_label(t)) for t in scale),
+        median=rules[0],
+        limit=rules[1],
+        line=" ".join(f"{num(px(i))},{num(py(v))}" for i, _, v in known),
+        points=tuple(
+            _point(x, v, px(i), py(v), i == last and regression is not None) for i, x, v in known
+        ),
+        first=model.iso(runs[0].started)[:10],
+        last=model.iso(runs[-1].started)[:16],
     )
-    out.append("</svg></div>")
-    return "".join(out)
 
 
-def _link(entry: TrendEntry, out_dir: Path, root: Path | None) -> str:
+def _point(entry: TrendEntry, value: float, x: float, y: float, regressed: bool) -> Point:
+    color = REGRESSION_COLOR if regressed else VERDICT_COLORS.get(entry.verdict, OTHER_COLOR)
+    title = f"{model.iso(entry.started)}: {value:.2f} s ({entry.verdict})"
+    return Point(x, y, 6.0 if regressed else 3.5, color, regressed, title, f"{value:.2f} s")
+
+
+@dataclass(frozen=True, slots=True)
+class Drill:
+    """A row of a scenario's table of recent drills."""
+
+    started: str
+    verdict: str
+    values: tuple[str, ...]
+    """TABLE_METRICS then RPO (messages), `—` where not measured."""
+    seed: str
+    href: str
+    """The drill's report.html, relative to the page ("" when the entry names no report)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    name: str
+    verdict: str
+    """The latest drill's."""
+    count: int
+    charts: tuple[Chart, ...]
+    drills: tuple[Drill, ...]
+    """The most recent first."""
+
+
+def _drill(entry: TrendEntry, out_dir: Path, root: Path | None) -> Drill:
+    values = tuple(
+        "—" if entry.value(m) is None else f"{entry.value(m):.2f}" for m in TABLE_METRICS
+    )
+    messages = "—" if entry.rpo_messages is None else str(entry.rpo_messages)
+    seed = "—" if entry.seed is None else str(entry.seed)
+    return Drill(
+        model.iso(entry.started),
+        entry.verdict,
+        (*values, messages),
+        seed,
+        link(entry, out_dir, root),
+    )
+
+
+def link(entry: TrendEntry, out_dir: Path, root: Path | None) -> str:
+    """The href of the entry's report.html as seen from `out_dir` ("" without a report)."""
     if not entry.report:
         return ""
     report = Path(entry.report)
@@ -120,7 +172,7 @@ def _link(entry: TrendEntry, out_dir: Path, root: Path | None) -> str:
         href = os.path.relpath(html.absolute(), out_dir.absolute())
     except ValueError:
         href = str(html.absolute())
-    return f'<a href="{e(Path(href).as_posix())}">report</a>'
+    return Path(href).as_posix()
 
 
 def render_trend_html(
@@ -135,68 +187,30 @@ def render_trend_html(
 ) -> str:
     flagged = {(r.scenario, r.metric): r for r in regressions}
     groups = by_scenario(entries)
-    parts = [
-        '<main><div class="head"><h1>firedrill trends</h1>',
-        f'<p class="muted">{len(entries)} drill(s) of {len(groups)} scenario(s); a regression is '
-        f"the latest drill more than {margin * 100:.0f}% above the median of the previous "
-        f"{window} (at least 2) of its scenario.</p></div>",
-    ]
-    if regressions:
-        parts.append(
-            f'<div class="status bad" id="status">{len(regressions)} regression(s)<ul>'
-            + "".join(f"<li>{e(r.describe())}</li>" for r in regressions)
-            + "</ul></div>"
-        )
-    else:
-        parts.append('<div class="status ok" id="status">No regressions.</div>')
-    parts.append(
-        '<p class="legend muted">points: <b style="color:#1a7f37">pass</b>, '
-        '<b style="color:#cf222e">fail</b>, <b style="color:#bf8700">unknown</b>; dashed: the '
-        "median of the previous drills; dotted red: the regression threshold; a big red point: "
-        "the latest drill, regressed. Hover a point for its date and value.</p>"
-    )
     regressed = {r.scenario for r in regressions}
-    for name, runs in sorted(groups.items(), key=lambda kv: (kv[0] not in regressed, kv[0])):
-        latest = runs[-1]
-        parts.append(
-            f'<section data-scenario="{e(name)}"><h2>{e(name)} '
-            f'<span class="badge b-{e(latest.verdict)}">{e(latest.verdict.upper())}</span> '
-            f'<span class="muted">{len(runs)} drill(s)</span></h2><div class="charts">'
+    sections = [
+        Section(
+            name,
+            runs[-1].verdict,
+            len(runs),
+            tuple(
+                chart(runs, m, flagged.get((name, m)), window=window, margin=margin)
+                for m in METRICS
+            ),
+            tuple(_drill(x, out_dir, root) for x in reversed(runs[-recent:])),
         )
-        for metric in METRICS:
-            reg = flagged.get((name, metric))
-            parts.append(_chart(runs, metric, reg, window=window, margin=margin))
-        parts.append("</div>")
-        rows = []
-        for x in reversed(runs[-recent:]):
-            cells = [
-                e(model.iso(x.started)),
-                f'<span class="badge b-{e(x.verdict)}">{e(x.verdict)}</span>',
-                *(
-                    e("—" if x.value(m) is None else f"{x.value(m):.2f}")
-                    for m in (*METRICS, "restore_seconds")
-                ),
-                e("—" if x.rpo_messages is None else x.rpo_messages),
-                e(x.seed if x.seed is not None else "—"),
-                _link(x, out_dir, root),
-            ]
-            rows.append(
-                "<tr>"
-                + "".join(
-                    f'<td class="num">{c}</td>' if 2 <= i <= 7 else f"<td>{c}</td>"
-                    for i, c in enumerate(cells)
-                )
-                + "</tr>"
-            )
-        parts.append(
-            f"<details><summary>the last {min(recent, len(runs))} drill(s)</summary>"
-            "<table><thead><tr><th>started</th><th>verdict</th><th class='num'>RTO s</th>"
-            "<th class='num'>RPO s</th><th class='num'>backup window s</th>"
-            "<th class='num'>restore s</th><th class='num'>RPO messages</th><th>seed</th>"
-            "<th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></details></section>"
-        )
-    parts.append("<footer>firedrill · generated from drills.jsonl</footer></main>")
-    return page("firedrill trends", "\n".join(parts), TREND_CSS)
+        for name, runs in sorted(groups.items(), key=lambda kv: (kv[0] not in regressed, kv[0]))
+    ]
+    return pages.render(
+        "trend.html",
+        title="firedrill trends",
+        drills=len(entries),
+        scenarios=len(groups),
+        window=window,
+        margin=f"{margin * 100:.0f}",
+        regressions=[r.describe() for r in regressions],
+        sections=sections,
+    )
 
 
 def write_trend_html(
@@ -221,6 +235,4 @@ def write_trend_html(
         window=window,
         margin=margin,
     )
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    pages.write_atomically(path, text)

@@ -1,6 +1,6 @@
 """report.html in a real browser: headless Chromium loads the failing sample report, its DOM
-holds the verdict and the timeline's bars, the page logs no error, and a screenshot is kept in
-reports/test-artifacts/ for a person to look at.
+holds the verdict, the checklist and the timeline's bars, the page logs no error, and a
+screenshot is kept in reports/test-artifacts/ for a person to look at.
 
 Needs Debian's `chromium` package (`apt-get install -y chromium`); skipped, and said so,
 without it.
@@ -8,7 +8,6 @@ without it.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import struct
@@ -17,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.drill.report import DrillReport, load_report
+from harness.report.checks import checks
 from harness.report.html import write_html
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
-SAMPLE = ROOT / "tests" / "fixtures" / "reports" / "fail-live-copy" / "report.json"
+SAMPLE = ROOT / "tests" / "fixtures" / "reports" / "fail-live-copy"
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
 WIDTH, HEIGHT = 1280, 2000
 
@@ -72,25 +73,36 @@ def console_errors(stderr: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report() -> DrillReport:
+    return load_report(SAMPLE)[1]
+
+
+@pytest.fixture(scope="module")
+def page(report: DrillReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("html") / "report.html"
-    write_html(json.loads(SAMPLE.read_text()), path)
+    write_html(report, path)
     return path
 
 
-def test_the_dom_holds_the_verdict_and_the_timeline(page: Path, tmp_path: Path) -> None:
+def test_the_dom_holds_the_verdict_and_the_timeline(
+    report: DrillReport, page: Path, tmp_path: Path
+) -> None:
     result = run_chromium(tmp_path, "--dump-dom", page.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
-    verdict = re.search(r'<header id="verdict" class="banner fail"[^>]*>(.*?)</header>', dom, re.S)
+    verdict = re.search(
+        r'<header id="verdict" class="banner fail" data-verdict="fail">(.*?)</header>', dom, re.S
+    )
     assert verdict is not None, dom[:2000]
-    assert ">FAIL<" in verdict.group(1)
+    assert report.judgement.verdict.value == "fail" and ">FAIL<" in verdict.group(1)
     svg = re.search(r'<svg id="timeline".*?</svg>', dom, re.S)
     assert svg is not None
-    phases = [p["phase"] for p in json.loads(SAMPLE.read_text())["timeline"]]
+    phases = [span.phase for span in report.record.timeline]
     bars = re.findall(r'<rect class="phase" data-phase="([^"]+)"', svg.group(0))
     assert bars == phases
     assert re.search(r'<line id="disaster" class="disaster"', svg.group(0))
+    shown = re.findall(r'<li class="check ([a-z]+)[^"]*" data-status="\1"', dom)
+    assert sorted(shown) == sorted(c.status for c in checks(report)) and "failed" in shown
     assert console_errors(result.stderr) == []
 
 

@@ -22,7 +22,7 @@ from harness.report.trend import (
     load_history,
     trend_table,
 )
-from harness.report.trend_html import write_trend_html
+from harness.report.trend_html import render_trend_html, write_trend_html
 from tests.support.reports import changed, sample, write
 
 DAY = 86400.0
@@ -278,3 +278,18 @@ def test_history_of_sample_reports_round_trips(tmp_path: Path) -> None:
         append_history(tmp_path, report, report_path=tmp_path / f"{n}" / "report.json")
     (reg,) = find_regressions(load_history(tmp_path))
     assert reg.metric == "rto_seconds" and reg.value == 7.5
+
+
+def test_trend_html_shares_the_page_shell_and_escapes_every_value() -> None:
+    evil = '<script>alert("x")</script>'
+    entries = [
+        entry(0, scenario=evil, rto=None),
+        dataclasses.replace(entry(1, scenario=evil, rto=None), verdict=evil, report=evil),
+    ]
+    text = render_trend_html(entries, [])
+    assert "<script>alert" not in text and "&lt;script&gt;alert(&#34;x&#34;)" in text
+    assert text.count("<script>") == 1  # the base template's print helper
+    assert '<meta name="generator" content="firedrill">' in text and "@media print" in text
+    assert "<title>firedrill trends</title>" in text
+    assert text.count("no values") == 1  # RTO: never measured
+    assert text.count("<polyline") == 2
