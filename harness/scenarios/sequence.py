@@ -31,7 +31,8 @@ from typing import Any
 from harness.errors import InvalidScenario
 from harness.procedures import Procedure, procedure_for
 from harness.procedures.flaws import flaw
-from harness.scenarios.fields import read_toml
+from harness.scenarios.fields import Check, read_toml
+from harness.scenarios.scenario import Population
 from harness.workload.runner import CONFIG_CHOICES
 
 FLAGS = ("\\Seen", "\\Flagged", "\\Answered")
@@ -109,59 +110,41 @@ def load_sequence(path: Path) -> Sequence:
 
 
 def parse_sequence(data: Mapping[str, Any], *, path: str, default_name: str) -> Sequence:
-    def fail(where: str, reason: str) -> InvalidScenario:
-        return InvalidScenario(path, where, reason)
-
-    unknown = set(data) - {"name", "description", "procedure", "population", "step"}
-    if unknown:
-        raise fail(", ".join(sorted(unknown)), "unknown key in a sequence")
-    population = data.get("population", {})
-    if not isinstance(population, Mapping) or set(population) - {"tier", "seed"}:
-        raise fail("population", "a table with tier and seed only")
-    tier, seed = population.get("tier", "XS"), population.get("seed", 1)
-    if tier not in ("XS", "S"):
-        raise fail("population.tier", "a sequence runs on tier XS or S")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise fail("population.seed", "a non-negative integer")
-    procedure = data.get("procedure", "chapter13")
-    if not isinstance(procedure, str):
-        raise fail("procedure", "a string")
+    """A Sequence from a parsed TOML document; InvalidScenario (file, field, reason) as for a
+    scenario, the population checked by the same fields."""
+    c = Check(path)
+    c.keys(data, "", {"name", "description", "procedure", "population", "step"})
+    population = c.section(Population, data.get("population", {}), "population")
+    if population.tier not in ("XS", "S"):
+        raise c.fail("population.tier", "a sequence runs on tier XS or S")
+    procedure = c.typed(data.get("procedure", "chapter13"), "procedure", str)
     resolve_procedure(procedure, path=path)
     raw = data.get("step")
     if not isinstance(raw, list) or not raw:
-        raise fail("step", "at least one [[step]] table")
-    steps = tuple(_step(item, n, fail) for n, item in enumerate(raw, 1))
-    name, description = data.get("name", default_name), data.get("description", "")
-    if not isinstance(name, str) or not isinstance(description, str):
-        raise fail("name/description", "strings")
-    return Sequence(name, steps, description, procedure, tier, seed)
+        raise c.fail("step", "at least one [[step]] table")
+    steps = tuple(_step(c, item, n) for n, item in enumerate(raw, 1))
+    name = c.typed(data.get("name", default_name), "name", str)
+    description = c.typed(data.get("description", ""), "description", str)
+    return Sequence(name, steps, description, procedure, population.tier, population.seed)
 
 
-def _step(item: Any, n: int, fail: Any) -> Step:
+def _step(c: Check, item: Any, n: int) -> Step:
     where = f"step {n}"
-    if not isinstance(item, Mapping):
-        raise fail(where, "a table")
-    action = item.get("action")
+    table = c.table(item, where)
+    action = table.get("action")
     if action not in FIELDS:
-        raise fail(f"{where}.action", f"one of {', '.join(ACTIONS)}")
-    extra = set(item) - {"action", *FIELDS[action]}
-    if extra:
-        raise fail(where, f"{action} does not take {', '.join(sorted(extra))}")
+        raise c.fail(f"{where}.action", f"one of {', '.join(ACTIONS)}")
+    c.keys(table, where, {"action", *FIELDS[action]})
     values: dict[str, Any] = {}
     for name in FIELDS[action]:
-        if name not in item:
-            raise fail(where, f"{action} needs {name}")
-        value = item[name]
-        if name in ("actor", "pick", "number"):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise fail(f"{where}.{name}", "a non-negative integer")
-        elif not isinstance(value, str):
-            raise fail(f"{where}.{name}", "a string")
-        values[name] = value
-    if action == "flag" and values["flag"] not in FLAGS:
-        raise fail(f"{where}.flag", f"one of {', '.join(FLAGS)}")
-    if action == "config" and values["key"] not in CONFIG_CHOICES:
-        raise fail(f"{where}.key", f"one of {', '.join(sorted(CONFIG_CHOICES))}")
+        if name not in table:
+            raise c.fail(where, f"{action} needs {name}")
+        kind: type = int if name in ("actor", "pick", "number") else str
+        values[name] = c.value(table[name], f"{where}.{name}", kind, {"minimum": 0})
+    if action == "flag":
+        c.choice(values["flag"], f"{where}.flag", FLAGS)
+    if action == "config":
+        c.choice(values["key"], f"{where}.key", sorted(CONFIG_CHOICES))
     return Step(action, **values)
 
 

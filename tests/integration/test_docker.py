@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import tempfile
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,10 +16,12 @@ import pytest
 
 from harness.checker.findings import Verdict
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
+from harness.drill.sequence_run import run_sequence
 from harness.procedures import Procedure
 from harness.procedures.flaws import flaw
 from harness.scenarios.catalogue import catalogue, find
-from harness.scenarios.scenario import Scenario, load_scenario
+from harness.scenarios.scenario import Scenario, load_scenario, with_custom_commands
+from harness.scenarios.sequence import parse_sequence
 from tests.support.docker_engine import require_docker
 from tests.support.interrupt import interrupt_drill
 
@@ -127,3 +130,35 @@ def test_sigint_in_the_middle_of_a_docker_drill_leaves_no_container(tmp_path: Pa
     interrupt_drill(tmp_path, "machine-crash", "--backend", "docker", timeout=120)
     assert _labelled_containers() == []
     assert _work_trees("machine-crash") == before
+
+
+def test_an_operators_procedure_restarts_containers_through_imctrl(tmp_path: Path) -> None:
+    """$IMCTRL is backend-aware: the custom restore's `$IMCTRL start allservers` starts this
+    drill's containers (nothing in harness.control knows about docker)."""
+    procedures = Path(__file__).resolve().parents[1] / "support" / "procedures"
+    scenario = with_custom_commands(
+        load_scenario(find("default")),
+        str(procedures / "good-backup.sh"),
+        str(procedures / "good-restore.sh"),
+    )
+    result = _drill(scenario, tmp_path, "docker")
+    assert result.verdict is Verdict.PASS, result.report.judgement.reasons
+    assert result.report.judgement.metrics.rto_seconds is not None
+    assert _labelled_containers() == []
+
+
+def test_a_sequence_runs_on_docker(tmp_path: Path) -> None:
+    """The step engine runs on the drill's backends: a committed sequence with the chapter 13.4
+    procedure passes on containers."""
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "sequences"
+    text = (fixture / "restore-without-mbox.toml").read_text()
+    procedure = next(line for line in text.splitlines() if line.startswith("procedure"))
+    sequence = parse_sequence(
+        tomllib.loads(text.replace(procedure, 'procedure = "chapter13"')),
+        path="sequence",
+        default_name="on-docker",
+    )
+    result = run_sequence(sequence, tmp_path, backend="docker", say=lambda line: None)
+    assert result.passed, result.report.judgement.reasons
+    assert result.report.record.backend == "docker"
+    assert _labelled_containers() == []

@@ -62,7 +62,12 @@ def test_every_action_has_its_fields() -> None:
         ('[[step]]\naction = "explode"\n', "step 1.action"),
         ('[[step]]\naction = "deliver"\nactor = 0\n', "step 1"),
         ('[[step]]\naction = "deliver"\nactor = -1\nnumber = 1\n', "step 1.actor"),
-        ('[[step]]\naction = "backup"\nactor = 1\n', "step 1"),
+        ('[[step]]\naction = "backup"\nactor = 1\n', "step 1.actor"),
+        ('[[step]]\naction = "read"\nactor = "me"\npick = 0\n', "step 1.actor"),
+        ('[population]\nseed = -1\n[[step]]\naction = "crash"\n', "population.seed"),
+        ('[population]\ntier = "xs"\n[[step]]\naction = "crash"\n', None),
+        ('[[step]]\naction = "crash"\n[[step]]\nnothing = 1\n', "step 2.action"),
+        ('description = 3\n[[step]]\naction = "crash"\n', "description"),
         ('[[step]]\naction = "flag"\nactor = 0\npick = 0\nflag = "\\\\Bogus"\n', "step 1.flag"),
         ('[[step]]\naction = "config"\nkey = "/*/x/y"\nvalue = "1"\n', "step 1.key"),
         ('procedure = "flaw:nonsense"\n[[step]]\naction = "crash"\n', "procedure"),
@@ -72,9 +77,13 @@ def test_every_action_has_its_fields() -> None:
         ("step = []\n", "step"),
     ],
 )
-def test_malformed_sequences_name_the_field(text: str, where: str, tmp_path: Path) -> None:
+def test_malformed_sequences_name_the_field(text: str, where: str | None, tmp_path: Path) -> None:
+    """The same checks (and messages) as a scenario's; a lower-case tier is taken as such."""
     path = tmp_path / "bad.toml"
     path.write_text(text)
+    if where is None:
+        assert load_sequence(path).tier == "XS"
+        return
     with pytest.raises(InvalidScenario) as caught:
         load_sequence(path)
     assert caught.value.where == where and str(path) in str(caught.value)
