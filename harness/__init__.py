@@ -1,3 +1,3 @@
 """firedrill: disaster-recovery fire drills for InterMail-style mail systems."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.drill.report import DrillReport, ReportError, load_report
+from harness.drill.report import DrillReport, OlderReport, ReportError, load_report
 from harness.report import model
 
 HISTORY_FILE = "drills.jsonl"
@@ -156,11 +156,44 @@ def append_history(root: Path, report: DrillReport, *, report_path: Path) -> Non
         os.close(fd)
 
 
+def _entry_of_file(path: Path, shown: Path) -> TrendEntry | None:
+    """The history line of a report file (format 2, or format 1 by its recorded metrics);
+    None for a file that is not a readable report."""
+    try:
+        _, report = load_report(path)
+    except OlderReport:
+        return _entry_of_format_1(path, shown)
+    except ReportError:
+        return None  # not a report: the others still count
+    return entry_from_report(report, shown)
+
+
+def _entry_of_format_1(path: Path, shown: Path) -> TrendEntry | None:
+    """A format 1 report recorded its metrics and verdict at the top: enough for a trend."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        metrics = data.get("metrics") or {}
+        return TrendEntry.from_json(
+            {
+                "scenario": (data.get("scenario") or {}).get("name"),
+                "started": data.get("started"),
+                "verdict": data.get("verdict"),
+                "seed": data.get("seed"),
+                "backend": data.get("backend"),
+                "report": str(shown),
+                **{m: metrics.get(m) for m in (*METRICS, "rpo_messages", "restore_seconds")},
+            }
+        )
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def load_history(root: Path) -> list[TrendEntry]:
     """The drills recorded under `root` (a reports directory, or a drills.jsonl), oldest first.
 
     Without a drills.jsonl, the history is rebuilt from the `*/report.json` under root (reports
-    of this format). Lines and reports that cannot be read are skipped.
+    of format 2, and of format 1 by the metrics they recorded). Lines and files that cannot be
+    read are skipped.
     """
     file = root if root.is_file() else root / HISTORY_FILE
     entries: list[TrendEntry] = []
@@ -176,11 +209,9 @@ def load_history(root: Path) -> list[TrendEntry]:
                 continue  # a torn or foreign line: the others still count
     elif root.is_dir():
         for path in sorted(root.glob("*/report.json")):
-            try:
-                _, report = load_report(path)
-            except ReportError:
-                continue  # not a report, or one of another format: the others still count
-            entries.append(entry_from_report(report, path.relative_to(root)))
+            entry = _entry_of_file(path, path.relative_to(root))
+            if entry is not None:
+                entries.append(entry)
     entries.sort(key=lambda x: x.started)
     return entries
 

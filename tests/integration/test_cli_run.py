@@ -129,3 +129,27 @@ def test_run_of_a_name_with_all_is_refused_in_one_line(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and "'default'" in done.stderr
     assert "--all" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "r").exists()  # no drill started
+
+
+def test_an_enforced_rpo_message_target_fails_the_drill_naming_it(tmp_path: Path) -> None:
+    """The issue's example: a copy of the default drill (at tier XS) with
+    rpo_target_messages = 1 and fail_on_targets = true loses messages acknowledged after the
+    backup: exit 1, the reason names the RPO target, and junit.xml fails that target's case."""
+    text = (Path(__file__).resolve().parents[2] / "scenarios" / "default.toml").read_text()
+    text = text.replace('tier = "S"', 'tier = "XS"').replace(
+        "rpo_target_seconds = 900",
+        "rpo_target_seconds = 900\nrpo_target_messages = 1\nfail_on_targets = true",
+    )
+    scenario = tmp_path / "rpo-one.toml"
+    scenario.write_text(text)
+    done = firedrill("run", str(scenario), "--quiet", "--report-dir", str(tmp_path / "r"))
+    (report,) = _reports(done)
+    lost = report.judgement.metrics.rpo_messages
+    assert lost is not None and lost > 1, "the drill must lose more than the target allows"
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stdout.startswith("FAIL: rpo-one")
+    assert f"  target missed: RPO (messages) {lost} messages > target 1 message" in done.stdout
+    junit = (Path(report.record.paths.history).parent / "junit.xml").read_text()
+    assert 'name="RPO (messages) within target"' in junit
+    case = junit.split('name="RPO (messages) within target"', 1)[1].split("</testcase>", 1)[0]
+    assert "<failure" in case

@@ -215,14 +215,21 @@ def test_without_a_history_file_the_reports_are_read(tmp_path: Path) -> None:
         write(tmp_path / name, later(sample(name), n, 1.0))
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "report.json").write_text("{not json")
-    (tmp_path / "older").mkdir()  # format 1: skipped, like anything else unreadable
+    (tmp_path / "older").mkdir()  # format 1: read by the metrics it recorded
     (tmp_path / "older" / "report.json").write_text(
         (
             Path(__file__).parents[1] / "fixtures" / "reports-v1" / "pass-restore" / "report.json"
         ).read_text()
     )
     entries = load_history(tmp_path)
-    assert [x.report for x in entries] == ["pass-restart/report.json", "pass-restore/report.json"]
+    assert sorted(x.report for x in entries) == [
+        "older/report.json",
+        "pass-restart/report.json",
+        "pass-restore/report.json",
+    ]
+    (older,) = [x for x in entries if x.report == "older/report.json"]
+    assert (older.scenario, older.verdict) == ("default", "pass")
+    assert older.rto_seconds is not None and older.rpo_messages is not None
     assert load_history(tmp_path / "missing") == []
 
 
