@@ -13,7 +13,7 @@ from harness.environments.local import LocalBackend
 from harness.history import HistoryWriter
 from harness.layout import BACKUP_PATHS, Layout
 from harness.manifest import write_manifest
-from harness.procedures import Chapter13, ProcedureContext, take_backup
+from harness.procedures import Chapter13, ProcedureContext, builtin, take_backup
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +43,10 @@ def test_rerunning_an_interrupted_restore_converges(
                 raise Interrupted(f"killed while copying {source.name}")
             real_copy(source, target)
 
-        monkeypatch.setattr(procedures, "copy_path", dying_copy)
+        monkeypatch.setattr(builtin, "copy_path", dying_copy)  # what Chapter13 copies with
         with pytest.raises(Interrupted):
             Chapter13().restore(ctx, tmp_path / "backup")
-        monkeypatch.setattr(procedures, "copy_path", real_copy)
+        monkeypatch.setattr(builtin, "copy_path", real_copy)
         assert calls["n"] == after + 1 <= len(BACKUP_PATHS)
         Chapter13().restore(ctx, tmp_path / "backup")  # run again, to the end
     report = run_check(live_xs.root, against=backup.manifest)
