@@ -8,7 +8,9 @@ Docker cases skip with one line when no engine answers, unless FIREDRILL_REQUIRE
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +156,29 @@ def test_close_leaves_nothing_running_even_a_paused_server(subject: Subject) -> 
     assert backend.running() == []
     assert subject.leftovers() == []
     assert subject.answers("mta") is Answer.REFUSED
+
+
+def test_its_imctrl_starts_and_stops_what_it_runs(subject: Subject, tmp_path: Path) -> None:
+    """`$IMCTRL` of an operator's procedure: `start` starts servers the way this backend does
+    (processes, or this drill's containers), `stop` stops them."""
+    command = subject.backend.imctrl(tmp_path)
+    assert Path(command).name.startswith("imctrl")
+    if subject.layout is None:
+        return  # the noop backend runs no server: its imctrl is the installed one
+    env = {**os.environ, "INTERMAIL": str(subject.layout.root)}
+
+    def imctrl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [command, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    started = imctrl("start", "dirserv")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert subject.backend.running() == ["dirserv"]
+    assert subject.answers("dirserv") is Answer.OK
+    stopped = imctrl("stop", "allservers")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert subject.backend.running() == []
 
 
 def test_capabilities_are_what_the_implementation_declares(subject: Subject) -> None:
