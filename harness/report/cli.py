@@ -6,9 +6,10 @@
         ones before it (DIR/drills.jsonl, default DIR reports); exit 1 with
         --fail-on-regression when a metric regressed
     firedrill report show DIR
-        one drill (a report directory or its report.json) in the terminal
+        one drill or sequence run (a report directory or its report.json) in the terminal
     firedrill report render DIR
-        (re)write junit.xml and report.html beside a report.json (no history line)
+        (re)write junit.xml and report.html beside a report.json (no history line); for a
+        sequence run, junit.xml
 
 Each command loads what it needs when it runs (as firedrill's own commands do: a fast
 `--help`, no import cycle avoided). Each command returns an exit code: 0 done, 1 a regression
@@ -113,21 +114,29 @@ def cmd_trend(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.drill.report import load_report
-    from harness.report.show import render_show
+    from harness.drill.report import DrillReport, load_any
+    from harness.report.show import render_sequence, render_show
 
-    directory, report = load_report(args.dir)
-    render_show(report, Console(), report_dir=directory)
+    directory, report = load_any(args.dir)
+    if isinstance(report, DrillReport):
+        render_show(report, Console(), report_dir=directory)
+    else:
+        render_sequence(report, Console(), report_dir=directory)
     return EXIT_OK
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from harness.drill.report import load_report
+    from harness.drill.report import DrillReport, load_any
+    from harness.drill.sequence_run import sequence_junit
     from harness.report import HTML_NAME, JUNIT_NAME
     from harness.report.html import write_html
-    from harness.report.junit import write_junit
+    from harness.report.junit import write_junit, write_xml
 
-    directory, report = load_report(args.dir)
+    directory, report = load_any(args.dir)
+    if not isinstance(report, DrillReport):  # a sequence: its steps as test cases
+        write_xml(sequence_junit(report), directory / JUNIT_NAME)
+        print(f"wrote {directory / JUNIT_NAME}")
+        return EXIT_OK
     write_junit(report, directory / JUNIT_NAME)
     write_html(report, directory / HTML_NAME)
     print(f"wrote {directory / JUNIT_NAME} and {directory / HTML_NAME}")

@@ -18,7 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from harness.drill.report import DrillReport
+from harness.drill.report import DrillReport, SequenceReport
 from harness.report import model
 from harness.report.checks import Check, checks
 
@@ -178,3 +178,37 @@ def _paths(report: DrillReport, console: Console, report_dir: Path | None) -> No
         if value:
             paths.add_row(key, Text(value))
     console.print(paths)
+
+
+def render_sequence(
+    report: SequenceReport, console: Console, *, report_dir: Path | None = None
+) -> None:
+    """Print a sequence run: the verdict, each step with what differed after it."""
+    record, verdict = report.record, report.judgement.verdict.value
+    title = Text()
+    title.append(f" {verdict.upper()} ", style=STYLES[verdict])
+    title.append(f"  {record.sequence}", style="bold")
+    ran = max(0, len(record.steps) - 1)
+    lines: list[Text | Table] = [
+        title,
+        Text(
+            f"sequence · procedure {record.procedure} · tier {record.tier} · seed {record.seed}"
+            f" · backend {record.backend} · {ran} of {record.planned} step(s) run",
+            style="dim",
+        ),
+    ]
+    if record.error:
+        lines.append(Text(f"error: {record.error}", style="bold yellow"))
+    console.print(Panel(Group(*lines), border_style=BORDERS[verdict], title="firedrill sequence"))
+    steps = Table(title="Steps", box=box.SIMPLE_HEAD, title_justify="left")
+    for column in ("n", "step", "seconds", "after it"):
+        steps.add_column(column, overflow="fold")
+    for step in record.steps:
+        found = "; ".join(str(f) for f in step.findings) or "matches the model"
+        style = "red" if step.findings else ""
+        steps.add_row(
+            Text(str(step.n)), Text(step.step), Text(f"{step.seconds:.2f}"), Text(found, style)
+        )
+    console.print(steps)
+    if report_dir is not None:
+        console.print(Text(f"report: {report_dir / 'report.json'}", style="dim"))

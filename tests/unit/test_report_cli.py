@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml
 
+from harness.checker.findings import InboxDiffers
 from harness.drill.outputs import write_outputs
-from harness.drill.report import DrillReport
+from harness.drill.report import DrillReport, SequenceReport, save
+from harness.drill.sequence_record import SequenceRecord, StepRecord, judge_sequence
 from harness.errors import FiredrillError
+from harness.history import Stamp
 from harness.report.cli import add_report_commands
 from harness.report.trend import HISTORY_FILE, load_history
 from tests.support.reports import raw, sample, write
@@ -156,3 +160,34 @@ def test_the_commands_join_firedrills_parser() -> None:
     assert args.dir == Path("reports/x")
     with pytest.raises(SystemExit):
         parser.parse_args(["report"])
+
+
+def _sequence_report(directory: Path) -> Path:
+    finding = InboxDiffers("user1@example.com", "missing ['<sm.1@firedrill.test>']")
+    record = SequenceRecord(
+        "restore-without-mbox",
+        "chapter13",
+        "XS",
+        1,
+        "local",
+        Stamp(1.0, 2.0),
+        '[[step]]\naction = "restore"\n',
+        (StepRecord(0, "start", 0.0), StepRecord(1, "restore()", 0.5, (finding,))),
+        planned=1,
+        complete=True,
+    )
+    directory.mkdir(parents=True)
+    save(directory, SequenceReport(record, judge_sequence(record)))
+    return directory
+
+
+def test_show_and_render_a_sequence_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    directory = _sequence_report(tmp_path / "seq")
+    assert firedrill("report", "show", str(directory)) == 0
+    out = re.sub(r"[│\s]+", " ", capsys.readouterr().out)  # the lines as one, no borders
+    assert "FAIL" in out and "restore-without-mbox" in out and "1 of 1 step(s) run" in out
+    assert "inbox-differs user1@example.com" in out
+    assert firedrill("report", "render", str(directory)) == 0
+    suite = next(iter(JUnitXml.fromfile(str(directory / "junit.xml"))))
+    assert [c.name for c in suite] == ["step 0: start", "step 1: restore()"]
+    assert suite.failures == 1
