@@ -36,9 +36,14 @@ def lease_dir() -> Path:
 
 
 def _unused(network: int) -> bool:
-    """Nobody listens where the drill's servers would (a lab started by hand, a leftover)."""
+    """Nobody listens where the drill's servers would (a lab started by hand, a leftover).
+
+    Bound as the servers bind (SO_REUSEADDR): connections of an earlier drill still in
+    TIME_WAIT on these addresses do not stop a server from listening, so they do not count.
+    """
     for server in SERVERS:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((f"127.0.{network}.{server.host_number}", server.port))
             except OSError:

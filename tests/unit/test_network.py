@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from harness.environments import network as net
 from harness.errors import FiredrillError
+from harness.topology import SERVERS
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +60,20 @@ def test_a_network_someone_listens_on_is_skipped(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(net, "_unused", lambda n: n == 200)
     with net.lease_network() as network:
         assert network == "127.0.200"
+
+
+def test_connections_in_time_wait_do_not_make_a_network_look_used() -> None:
+    """An earlier drill's closed connections linger in TIME_WAIT on its servers' addresses;
+    servers bind with SO_REUSEADDR, so the network is free again. A listener is not."""
+    server = SERVERS[0]
+    where = (f"127.0.99.{server.host_number}", server.port)  # outside the leased range
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(where)
+        listener.listen()
+        assert not net._unused(99)  # someone listens
+        client = socket.create_connection(where)
+        accepted, _ = listener.accept()
+        accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+        client.close()
+    assert net._unused(99)
