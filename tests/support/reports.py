@@ -4,6 +4,7 @@ the outputs: a variant changes the record and is judged again, as the runner wou
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
 SAMPLES = sorted(p.name for p in FIXTURES.iterdir() if (p / "report.json").is_file())
 
 
+@functools.cache
 def sample(name: str) -> DrillReport:
+    """The sample report `name` (read and validated once: a report is frozen, share it)."""
     return load_report(FIXTURES / name)[1]
 
 

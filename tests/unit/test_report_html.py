@@ -21,12 +21,13 @@ import pytest
 
 from harness.checker.findings import Finding, Severity
 from harness.drill.record import RecoveryPoint
-from harness.drill.report import DrillReport, load_report
+from harness.drill.report import DrillReport
 from harness.drill.verdict import Classification, Classified
 from harness.faults.came_back import CameBack
 from harness.report import model, pages
 from harness.report.html import render_html, write_html
 from harness.report.junit import build_junit
+from tests.support.reports import sample
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "reports"
@@ -36,7 +37,7 @@ EVIL_ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
 
 
 def load(name: str) -> DrillReport:
-    return load_report(FIXTURES / name)[1]
+    return sample(name)
 
 
 def rejudged(report: DrillReport, **changes: Any) -> DrillReport:
