@@ -4,7 +4,6 @@ caught with the expected finding, bad scenarios and failing commands are handled
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from harness.drill.runner import DrillOptions, DrillResult, run_drill
 from harness.scenarios.catalogue import catalogue
 from harness.scenarios.scenario import Scenario, load_scenario, with_custom_commands
 from harness.waiting import poll_last
+from tests.support.drills import leftovers, processes_with, sandboxes
 from tests.support.interrupt import interrupt_drill
 
 pytestmark = pytest.mark.integration
@@ -53,72 +53,10 @@ def _custom(name: str, backup: str, restore: str) -> Scenario:
     return with_custom_commands(scenario, str(PROCEDURES / backup), str(PROCEDURES / restore))
 
 
-def _processes_with(marker: str) -> list[str]:
-    """`pid: command line` of every process whose command line (/proc/*/cmdline) holds `marker`,
-    but this one and those that started it (a shell whose command mentions the marker)."""
-    ours = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) in ours:
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:  # ended meanwhile
-            continue
-        line = " ".join(a.decode(errors="replace") for a in argv if a)
-        if marker in line:
-            found.append(f"{proc.name}: {line}")
-    return found
-
-
-def _sandboxes(name: str) -> set[Path]:
-    """The drill sandboxes of scenario `name` that exist now: tempdir/firedrill-<name>-*."""
-    return set(Path(tempfile.gettempdir()).glob(f"firedrill-{name}-*"))
-
-
-def _where(result: DrillResult) -> tuple[str, list[str]]:
-    """The drill's scenario name and the paths its report names in its sandbox (the checked
-    root, the backup directory)."""
-    record = result.report.record
-    verify, backup = record.verify, record.backup
-    where = [
-        verify.check.root if verify else None,
-        str(backup.backup.directory) if backup and backup.backup else None,
-    ]
-    return record.scenario.name, [w for w in where if w]
-
-
-def _sandbox_of(name: str, where: list[str]) -> str:
-    """The drill's own sandbox, tempdir/firedrill-<name>-XXXXXXXX, when its report names a path
-    in it; else the sandbox prefix of its scenario. Servers run with `--root
-    <sandbox>/intermail`: the exact sandbox is not mistaken for a drill of the same scenario
-    someone else runs meanwhile."""
-    prefix = str(Path(tempfile.gettempdir()) / f"firedrill-{name}-")
-    for path in where:
-        assert path.startswith(prefix), (path, prefix)
-        return str(Path(path).parent)
-    return prefix
-
-
-def _leftovers(
-    drill: DrillResult | tuple[str, list[str]], before: set[Path], *markers: str
-) -> list[str]:
-    """What the drill left behind: processes whose command line holds its sandbox or one of
-    `markers`, and its sandbox directory (a sandbox of the scenario not in `before`)."""
-    name, where = _where(drill) if isinstance(drill, DrillResult) else drill
-    sandbox = _sandbox_of(name, where)
-    left = [p for marker in (sandbox, *markers) for p in _processes_with(marker)]
-    if sandbox.endswith("-"):
-        left += [str(p) for p in _sandboxes(name) - before]
-    elif Path(sandbox).exists():
-        left.append(sandbox)
-    return left
-
-
 def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
     tmp_path: Path,
 ) -> None:
-    before = _sandboxes("leftover-probe")
+    before = sandboxes("leftover-probe")
     sandbox = Path(tempfile.mkdtemp(prefix="firedrill-leftover-probe-"))
     root = sandbox / "intermail"
     drill = ("leftover-probe", [str(root)])
@@ -129,7 +67,7 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
     )
 
     def scan() -> tuple[list[str], list[str]]:
-        left = _leftovers(drill, before)
+        left = leftovers(drill, before)
         return left, [line for line in left if line.startswith(f"{server.pid}: ")]
 
     try:
@@ -139,54 +77,12 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
         assert planted, (left, alive, alive and psutil.Process(server.pid).cmdline())
         assert str(sandbox) in left
         unnamed: tuple[str, list[str]] = ("leftover-probe", [])  # a drill whose backup failed
-        assert str(sandbox) in _leftovers(unnamed, before)
+        assert str(sandbox) in leftovers(unnamed, before)
     finally:
         server.kill()
         server.wait()
         shutil.rmtree(sandbox)
-    assert _leftovers(drill, before) == []
-
-
-@pytest.mark.parametrize("seed", [3])  # seeds 1 and 2 run in the selftest test
-@pytest.mark.parametrize("name", sorted(CATALOGUE))
-def test_every_catalogue_scenario_passes_with_its_procedure(
-    name: str, seed: int, tmp_path: Path
-) -> None:
-    scenario = load_scenario(CATALOGUE[name])
-    if scenario.population.tier != "XS":  # the default drill is tier S for `make drill`
-        scenario = dataclasses.replace(
-            scenario, population=dataclasses.replace(scenario.population, tier="XS")
-        )
-    before = _sandboxes(scenario.name)
-    result = _drill(scenario, tmp_path, seed)
-    assert result.verdict is Verdict.PASS, _why(result)
-    assert _leftovers(result, before) == []
-    _, report = load_report(result.report_dir)
-    assert report == result.report  # what was saved is what was returned
-    record, judgement = report.record, report.judgement
-    assert record.complete and record.seed == seed
-    assert (result.report_dir / "junit.xml").is_file() and (
-        result.report_dir / "report.html"
-    ).is_file()
-    assert Path(record.paths.history).is_file()
-    metrics = judgement.metrics
-    assert metrics.rto_seconds is not None and metrics.rto_seconds > 0
-    if scenario.recovery_action == "restore":
-        assert record.backup and record.backup.backup and record.verify
-        assert record.backup.backup.point_source == "quiesced"
-        assert all(item.back for item in record.verify.came_back if item.expected)
-        assert metrics.restore_seconds is not None
-    else:
-        assert metrics.rpo_messages == 0 and judgement.lost == ()
-    if scenario.backup.mss_down:
-        assert metrics.spooled_at_backup > 0
-        # every spooled message is delivered unless its recipient was deleted before the
-        # backup (the MTA then bounces it); losses are judged by the history check above
-        assert 0 < metrics.spooled_delivered_after_recovery <= metrics.spooled_at_backup
-    if scenario.category in ("data corruption", "operator error"):
-        # the damage must be seen before the restore: a disaster the checker misses fails here
-        assert metrics.detected and metrics.detection_seconds is not None, metrics
-        assert "disaster-undetected" not in {c.finding.kind for c in judgement.findings}
+    assert leftovers(drill, before) == []
 
 
 def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
@@ -239,7 +135,7 @@ def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
         f'[backup]\nprocedure = "custom"\nbackup_cmd = "{command}"\n'
         'restore_cmd = "true"\ntimeout = 3\n[disaster]\nkind = "lose-tree"\n'
     )
-    before = _sandboxes("broken")
+    before = sandboxes("broken")
     result = _drill(load_scenario(scenario_file), tmp_path)
     assert result.verdict is Verdict.FAIL
     failed = [
@@ -249,7 +145,7 @@ def test_a_failing_or_hanging_procedure_fails_the_drill_and_leaves_no_process(
     if "exit" in words:
         backup = result.report.record.backup
         assert backup is not None and "disk full" in backup.output
-    assert _leftovers(result, before, "sleep 607") == []
+    assert leftovers(result, before, "sleep 607") == []
 
 
 @pytest.mark.parametrize(
@@ -271,7 +167,7 @@ def test_a_failing_or_hanging_restore_fails_the_drill_with_its_output_and_leaves
         f'restore_cmd = "{command}"\ntimeout = 15\n'
         '[disaster]\nkind = "empty-mailbox"\n'
     )
-    before = _sandboxes(name)
+    before = sandboxes(name)
     result = _drill(load_scenario(scenario_file), tmp_path)
     assert result.verdict is Verdict.FAIL, _why(result)
     record = result.report.record
@@ -282,7 +178,7 @@ def test_a_failing_or_hanging_restore_fails_the_drill_with_its_output_and_leaves
     ]
     assert [f.subject for f in failed] == ["restore"] and words in failed[0].detail, failed
     assert output in record.recovery.output
-    assert _leftovers(result, before, "sleep 611") == []
+    assert leftovers(result, before, "sleep 611") == []
 
 
 def test_ctrl_c_in_the_middle_of_a_drill_cleans_up_and_keeps_the_report(tmp_path: Path) -> None:
@@ -291,14 +187,14 @@ def test_ctrl_c_in_the_middle_of_a_drill_cleans_up_and_keeps_the_report(tmp_path
     assert report.judgement.verdict is Verdict.UNKNOWN
     assert report.record.error == "interrupted (Ctrl-C)" and not report.record.complete
     assert set(Path(tempfile.gettempdir()).glob("firedrill-machine-crash-*")) == before
-    assert _processes_with(str(Path(tempfile.gettempdir()) / "firedrill-machine-crash-")) == []
+    assert processes_with(str(Path(tempfile.gettempdir()) / "firedrill-machine-crash-")) == []
 
 
 def test_a_drill_killed_with_sigkill_leaves_a_readable_partial_record(tmp_path: Path) -> None:
     """The record is saved after every phase: kill -9 after the backup and report.json still
     reads, marked incomplete, its verdict unknown, the backup in it (then clean up by hand,
     as an operator would after a lost drill process: `firedrill cleanup`)."""
-    before = _sandboxes("machine-crash")
+    before = sandboxes("machine-crash")
     command = [sys.executable, "-m", "harness.cli.firedrill", "run", "machine-crash"]
     proc = subprocess.Popen(
         [*command, "--report-dir", str(tmp_path)],
@@ -324,8 +220,8 @@ def test_a_drill_killed_with_sigkill_leaves_a_readable_partial_record(tmp_path: 
         assert report.judgement.verdict is Verdict.UNKNOWN
         assert report.judgement.reasons == ("the drill stopped during traffic after backup",)
     finally:
-        for sandbox in _sandboxes("machine-crash") - before:
-            for line in _processes_with(str(sandbox)):
+        for sandbox in sandboxes("machine-crash") - before:
+            for line in processes_with(str(sandbox)):
                 pid = int(line.split(":", 1)[0])
                 psutil.Process(pid).kill()
             shutil.rmtree(sandbox, ignore_errors=True)

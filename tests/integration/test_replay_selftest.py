@@ -9,11 +9,13 @@ import pytest
 
 from harness.checker.findings import Verdict
 from harness.drill.replay import read_source, replay
+from harness.drill.report import load_report
 from harness.drill.runner import DrillOptions, run_drill
 from harness.drill.selftest import selftest
 from harness.procedures.flaws import FLAWS, flaw
-from harness.scenarios.catalogue import find
+from harness.scenarios.catalogue import catalogue, find
 from harness.scenarios.scenario import load_scenario
+from tests.support.drills import assert_passing_drill, leftovers, sandboxes
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.integration
     ("scenario", "procedure", "verdict"),
     [
         ("crash-mss-mta", None, Verdict.PASS),
-        ("damaged-config", "forget-config", Verdict.FAIL),
+        ("corrupt-messages", "restore-without-removing", Verdict.FAIL),  # fails fast
     ],
 )
 def test_replay_reproduces_the_verdict_and_the_classification(
@@ -56,10 +58,24 @@ def test_the_catalogue_has_at_least_twelve_documented_flaws() -> None:
 
 
 def test_selftest_catches_every_flaw_without_false_alarm_at_two_seeds(tmp_path: Path) -> None:
+    """Every flaw caught, and every catalogue scenario passes with its own procedure (at seeds
+    1 and 2: its report shows what a passing drill must), nothing left behind."""
+    scenarios = {p.stem: load_scenario(p) for p in catalogue()}
+    before = {p for name in scenarios for p in sandboxes(name)}
     score = selftest(seeds=2, report_dir=tmp_path, jobs=4)
     missed = [t for t in score.trials if not t.ok]
     assert missed == []
     assert (score.caught, score.total, score.false_alarms) == (len(FLAWS), len(FLAWS), 0)
+    correct = [t for t in score.trials if t.kind == "correct"]
+    assert sorted({t.scenario for t in correct}) == sorted(scenarios)
+    assert len(correct) == 2 * len(scenarios)
+    for trial in score.trials:
+        directory, report = load_report(Path(trial.report))
+        assert report.record.seed == trial.seed
+        assert leftovers(report, before) == [], trial
+        if trial.kind == "correct":
+            assert_passing_drill(report, directory, scenarios[trial.scenario])
+    assert {p for name in scenarios for p in sandboxes(name)} == before
 
 
 @pytest.mark.slow
