@@ -79,6 +79,7 @@ def test_selftest_catches_every_flaw_without_false_alarm_at_two_seeds(tmp_path: 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 270 drills: about 20 minutes on 2 cores
 def test_selftest_at_ten_seeds(tmp_path: Path) -> None:
     score = selftest(seeds=10, report_dir=tmp_path, jobs=4)
     assert [t for t in score.trials if not t.ok] == []
