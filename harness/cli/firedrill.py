@@ -125,7 +125,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.checker.findings import Verdict
-    from harness.drill.runner import DrillOptions, check_backend, run_drill
+    from harness.drill.runner import DrillInterrupted, DrillOptions, check_backend, run_drill
     from harness.drill.summary import summary
     from harness.scenarios.catalogue import DEFAULT, catalogue, find
     from harness.scenarios.scenario import load_scenario, with_custom_commands
@@ -152,7 +152,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     worst = EXIT_OK
     for scenario in scenarios:
-        result = run_drill(scenario, options)
+        try:
+            result = run_drill(scenario, options)
+        except DrillInterrupted as stopped:  # say where the report is, then stop
+            print(summary(stopped.result.report))
+            print(f"  report: {stopped.result.report_dir / 'report.json'}")
+            raise
         print(summary(result.report))
         print(f"  report: {result.report_dir / 'report.json'}")
         code = {Verdict.PASS: EXIT_OK, Verdict.FAIL: EXIT_VIOLATIONS}.get(

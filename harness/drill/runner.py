@@ -43,7 +43,7 @@ from harness.errors import FiredrillError
 from harness.faults.kinds import require
 from harness.history import HistoryWriter, Stamp
 from harness.procedures import Procedure, ProcedureContext, Restart, procedure_for
-from harness.scenarios.scenario import Scenario
+from harness.scenarios.scenario import Scenario, absolute_commands
 from harness.workload.runner import Workload, endpoints_of
 
 
@@ -67,6 +67,14 @@ class DrillResult:
     verdict: Verdict
     report_dir: Path
     report: DrillReport
+
+
+class DrillInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped a drill; its report was written first (`result`)."""
+
+    def __init__(self, result: DrillResult) -> None:
+        super().__init__("interrupted (Ctrl-C)")
+        self.result = result
 
 
 class Recorder:
@@ -116,12 +124,14 @@ def check_backend(scenario: Scenario, backend: str) -> None:
 
 
 def run_drill(scenario: Scenario, options: DrillOptions) -> DrillResult:
-    """Run one drill; the report is written whatever happens (Ctrl-C re-raises after it).
+    """Run one drill; the report is written whatever happens (Ctrl-C raises DrillInterrupted,
+    a KeyboardInterrupt, after it).
 
     A backend that cannot inflict the scenario's disaster is refused before anything starts.
     """
     check_backend(scenario, options.backend)
-    report_dir = lab.new_report_dir(options.report_dir, scenario.name)
+    scenario = absolute_commands(scenario)
+    report_dir = lab.new_report_dir(options.report_dir, scenario.name).absolute()
     recorder = Recorder(
         _first_record(scenario, options, report_dir), report_dir, progress=options.progress
     )
@@ -135,8 +145,8 @@ def run_drill(scenario: Scenario, options: DrillOptions) -> DrillResult:
             recorder.add(complete=True)
     except KeyboardInterrupt:
         recorder.add(error="interrupted (Ctrl-C)")
-        _finish(recorder)
-        raise
+        report = _finish(recorder)
+        raise DrillInterrupted(DrillResult(report.judgement.verdict, report_dir, report)) from None
     except FiredrillError as exc:
         recorder.add(error=str(exc))
     except Exception as exc:  # a harness bug: keep the evidence, say so, no traceback printed

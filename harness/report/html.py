@@ -259,9 +259,10 @@ def lost(report: DrillReport) -> Lost | None:
         when = "—" if at is None else f"{at:.2f} s"
         after = "—" if at is None or point is None else f"{at - point:+.2f} s"
         rows.append(LostRow(x.op, x.kind, x.ids, when, after, x.classification.value, x.reason))
-    counts = Counter(x.classification.value for x in operations)
+    total, counts = model.operations_lost(report.judgement)
+    per = f" ({len(operations)} losses, per recipient)" if len(operations) != total else ""
     summary = (
-        f"{len(operations)} acknowledged operation{'s' if len(operations) != 1 else ''} lost: "
+        f"{total} acknowledged operation{'s' if total != 1 else ''} lost{per}: "
         + ", ".join(f"{n} {c}" for c, n in counts.most_common())
     )
     return Lost(tuple(rows), summary, len(rows) > LONG_LIST)

@@ -30,9 +30,9 @@ def iso(wall: float | None) -> str:
 
 
 def limit(value: float) -> str:
-    """A target: `60 s`, `15 min`, `2.5 s` (no useless decimals)."""
-    if value.is_integer() and value < 120:
-        return f"{int(value)} s"
+    """A target: `60 s`, `15 min`, `2.5 s`, `0.001 s` (no useless decimals, none lost)."""
+    if value < 120:
+        return f"{value:g} s"
     return seconds(value)
 
 
@@ -54,6 +54,17 @@ def seconds(value: float | None, *, digits: int = 2) -> str:
 
 def messages(n: int) -> str:
     return f"{n} message{'s' if n != 1 else ''}"
+
+
+def operations_lost(judgement: Judgement) -> tuple[int, Counter[str]]:
+    """How many acknowledged operations were lost (an operation counts once, however many of
+    its recipients lost it), and how many of them by classification (the worst of each)."""
+    worst: dict[int, str] = {}
+    for x in judgement.lost:
+        now = x.classification.value
+        if worst.get(x.op) != "violation":
+            worst[x.op] = now
+    return len(worst), Counter(worst.values())
 
 
 # -- the drill's clock ---------------------------------------------------------------------------
@@ -112,7 +123,7 @@ class Measure:
         if self.target is None:
             return ""
         if self.unit == "messages":
-            return f"≤ {int(self.target.limit)} messages"
+            return f"≤ {messages(int(self.target.limit))}"
         return f"≤ {limit(self.target.limit)}"
 
     @property
@@ -222,7 +233,7 @@ def headline(report: DrillReport) -> str:
             more = f" and {len(kinds) - 3} more kinds" if len(kinds) > 3 else ""
             return f"{len(bad)} violation{'s' if len(bad) != 1 else ''}: {listed}{more}."
         return "Failed: " + "; ".join(judgement.reasons) + "."
-    allowed = sum(x.classification is Classification.ALLOWED for x in judgement.lost)
+    allowed = len({x.op for x in judgement.lost if x.classification is Classification.ALLOWED})
     rto = judgement.metrics.rto_seconds
     recovered = (
         f"Service was back {seconds(rto)} after the disaster" if rto is not None else "Recovered"
@@ -233,4 +244,6 @@ def headline(report: DrillReport) -> str:
         if allowed
         else "; nothing acknowledged was lost"
     )
-    return f"{recovered}{loss}; no violations."
+    missed = [t.label for t in judgement.targets if t.status == "missed"]
+    note = f"; target missed, not enforced: {', '.join(missed)}" if missed else ""
+    return f"{recovered}{loss}; no violations{note}."

@@ -9,7 +9,6 @@ the failed checks, the findings grouped by kind, the lost operations and where t
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from rich import box
@@ -150,12 +149,13 @@ def _findings(report: DrillReport, console: Console, findings_limit: int) -> Non
 
 
 def _lost(report: DrillReport, console: Console) -> None:
-    lost = report.judgement.lost
-    counts = Counter(x.classification.value for x in lost)
-    if lost:
+    total, counts = model.operations_lost(report.judgement)
+    if total:
         detail = ", ".join(f"{n} {c}" for c, n in counts.most_common())
         style = "red" if counts.get("violation") else "blue"
-        console.print(Text(f"Lost acknowledged operations: {len(lost)} ({detail})", style=style))
+        losses = len(report.judgement.lost)
+        per = f"; {losses} losses, per recipient" if losses != total else ""
+        console.print(Text(f"Lost acknowledged operations: {total} ({detail}{per})", style=style))
     else:
         console.print("Lost acknowledged operations: 0")
 

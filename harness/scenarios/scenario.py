@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,6 +212,28 @@ def _set_in_vain(c: Check, data: Mapping[str, Any], s: Scenario) -> None:
             "only applies with disaster.during_backup = true (seconds into the backup): "
             "set during_backup or remove delay",
         )
+
+
+def absolute_commands(scenario: Scenario) -> Scenario:
+    """The scenario with its custom commands' programs made absolute when they are relative
+    paths (`./backup.sh`, `scripts/restore.sh`): relative to where firedrill was started, so
+    the record (and `firedrill replay` from any directory) runs the same programs."""
+    b = scenario.backup
+    backup_cmd, restore_cmd = _absolute(b.backup_cmd), _absolute(b.restore_cmd)
+    if (backup_cmd, restore_cmd) == (b.backup_cmd, b.restore_cmd):
+        return scenario
+    backup = dataclasses.replace(b, backup_cmd=backup_cmd, restore_cmd=restore_cmd)
+    return dataclasses.replace(scenario, backup=backup)
+
+
+def _absolute(command: str) -> str:
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return command  # the procedure says it cannot be parsed, when it runs
+    if not argv or "/" not in argv[0] or Path(argv[0]).is_absolute():
+        return command
+    return shlex.join([str(Path(argv[0]).absolute()), *argv[1:]])
 
 
 def with_custom_commands(scenario: Scenario, backup_cmd: str, restore_cmd: str) -> Scenario:

@@ -30,8 +30,11 @@ def interrupt_drill(
     time.sleep(settle)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=timeout)
+    rest = proc.stdout.read()
     assert proc.returncode == 130
     (drill_dir,) = [p for p in report_dir.iterdir() if p.is_dir()]
     _, report = load_report(drill_dir)
     assert "interrupted" in report.record.error
+    # the terminal says what happened and where the report is
+    assert "UNKNOWN: " in rest and f"report: {drill_dir / 'report.json'}" in rest, rest
     return report

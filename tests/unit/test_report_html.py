@@ -310,7 +310,7 @@ def test_a_missed_target(enforced: bool, verdict: str, note: str) -> None:
     assert report.judgement.verdict.value == verdict
     rto = cards(report)["rto_seconds"]
     assert "missed" in rto.classes
-    assert f"target ≤ 0.50 s · missed{note}" in rto.all_text()
+    assert f"target ≤ 0.5 s · missed{note}" in rto.all_text()
     assert ("not enforced" in rto.all_text()) is not enforced
     (check,) = [
         li for li in page(report).by_class("li", "check") if "RTO within target" in li.all_text()
