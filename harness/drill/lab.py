@@ -7,6 +7,8 @@ fail, error and Ctrl-C.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import shutil
 import tempfile
 import time
@@ -25,6 +27,9 @@ from harness.environments.probe import Credentials
 from harness.errors import FiredrillError
 from harness.layout import Layout
 
+DRILL_LOCK = ".firedrill-drill.lock"
+"""In a sandbox's work directory: locked (flock) by the run that uses it, for as long as it
+lives (a killed run's lock goes with its process)."""
 SAME_SECOND = 1000
 """Runs of the same scenario started in one second get `-2`, `-3`, ... suffixes up to this."""
 
@@ -56,13 +61,17 @@ class Sandbox:
 @contextlib.contextmanager
 def sandbox(name: str, *, keep: bool = False, logs_to: Path | None = None) -> Iterator[Sandbox]:
     """A sandbox for a run of `name`, removed afterwards unless `keep`; the servers' logs are
-    copied to `logs_to` first. The network lease is held until the block ends."""
+    copied to `logs_to` first. The network lease, and the sandbox's own lock (DRILL_LOCK: this
+    run is alive), are held until the block ends."""
     work = Path(tempfile.mkdtemp(prefix=f"firedrill-{name}-"))
     layout = Layout(work / "intermail")
+    alive = os.open(work / DRILL_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    fcntl.flock(alive, fcntl.LOCK_EX)  # held while the run lives: `firedrill cleanup` spares it
     try:
         with lease_network() as network:
             yield Sandbox(work, layout, network)
     finally:
+        os.close(alive)
         if logs_to is not None and layout.logs.is_dir():
             shutil.copytree(layout.logs, logs_to, dirs_exist_ok=True)
         if not keep:

@@ -5,8 +5,9 @@
 (a sequence's report holds a `sequence` record instead of a drill's `record`).
 
 `DrillReport.to_json()` writes it and `DrillReport.from_json()` reads it back: the document is
-validated against the JSON Schema (harness/report/report.schema.json, the contract), then
-turned into the typed record and judgement. `load_report` reads a report directory (or its
+validated against the JSON Schema (harness/report/report.schema.json, the contract), turned
+into the typed record and judgement, and the judgement is checked to be `judge(record)` (so no
+reader can show a verdict its record does not give). `load_report` reads a report directory (or its
 report.json); a report of the older format 1 is refused in one line (`OlderReport`). The
 runner saves the report after every phase (`save`, atomically), so a killed drill leaves a
 readable partial one.
@@ -27,7 +28,7 @@ from berkeleydb import db
 
 from harness import __version__
 from harness.drill.record import DrillRecord
-from harness.drill.sequence_record import SequenceRecord
+from harness.drill.sequence_record import SequenceRecord, judge_sequence
 from harness.drill.verdict import Judgement, judge
 from harness.errors import FiredrillError
 from harness.report.schema import validate
@@ -81,6 +82,7 @@ class DrillReport:
         """Raises OlderReport for format 1, ReportError for anything else that is not a valid
         format 2 drill report (naming `source` and the first problem)."""
         record, judgement = _read(data, source, "record", DrillRecord)
+        _follows(judgement, judge(record), source)
         return cls(record, judgement)
 
 
@@ -102,6 +104,7 @@ class SequenceReport:
     @classmethod
     def from_json(cls, data: Any, *, source: str = "report") -> SequenceReport:
         record, judgement = _read(data, source, "sequence", SequenceRecord)
+        _follows(judgement, judge_sequence(record), source)
         return cls(record, judgement)
 
 
@@ -121,6 +124,23 @@ def _read(data: Any, source: str, key: str, kind: type[R]) -> tuple[R, Judgement
 
 
 _WHAT = {"record": "drill", "sequence": "sequence"}
+
+
+def _follows(stored: Judgement, again: Judgement, source: str) -> None:
+    """The verdict is a pure function of the record: a stored judgement that is not the
+    record's judgement (an edited report, or one another firedrill judged differently) would
+    let the outputs disagree, so it is refused."""
+    if stored == again:
+        return
+    what = (
+        f"verdict {stored.verdict.value}, judged again {again.verdict.value}"
+        if stored.verdict is not again.verdict
+        else "its findings, losses, metrics or targets differ from the record's"
+    )
+    raise ReportError(
+        f"{source}: its judgement does not follow from its record ({what}): "
+        "edited, or judged by another firedrill"
+    )
 
 
 def _valid(data: Any, source: str) -> None:

@@ -299,3 +299,23 @@ def test_a_sequence_report_validates_round_trips_and_is_not_a_drill() -> None:
     both = {**data, "record": load("pass-restart")["record"]}
     assert validate(both) == ["report: the dict is not valid under any of the given schemas"]
     assert all(len(e) < 300 for e in validate(both))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    ["verdict", "reclassified", "record"],
+)
+def test_a_judgement_that_does_not_follow_from_its_record_is_refused(edit: str) -> None:
+    """No reader may show a verdict the record does not give: an edited report is refused."""
+    data = copy.deepcopy(load("pass-restore"))
+    if edit == "verdict":
+        data["judgement"]["verdict"] = "fail"
+    elif edit == "reclassified":
+        data["judgement"]["findings"][0]["classification"] = "violation"
+    else:  # the record changed, the judgement left as it was
+        data["record"]["complete"] = False
+        data["record"]["error"] = "KeyboardInterrupt"
+    assert validate(data) == []
+    with pytest.raises(ReportError, match="does not follow from its record") as caught:
+        DrillReport.from_json(data)
+    assert "\n" not in str(caught.value)
