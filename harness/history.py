@@ -194,6 +194,8 @@ class HistoryWriter:
         self._next = self._count_existing(path)
         self._handle = path.open("a", buffering=1)
         self._lock = threading.Lock()
+        self.dropped = 0
+        """Records written after close (by clients still running when a drill stopped)."""
 
     @staticmethod
     def _count_existing(path: Path) -> int:
@@ -206,6 +208,9 @@ class HistoryWriter:
     def _write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":"), sort_keys=True) + "\n"
         with self._lock:
+            if self._handle.closed:  # a client thread finishing after the drill ended
+                self.dropped += 1
+                return
             self._handle.write(line)
             self._handle.flush()
 

@@ -38,7 +38,7 @@ from harness.drill import evidence, lab, phases
 from harness.drill.outputs import write_outputs
 from harness.drill.record import DrillRecord, Paths, Span, TrafficRecord
 from harness.drill.report import DrillReport, save, versions
-from harness.environments import backend_class
+from harness.environments import backend_class, require_available
 from harness.errors import FiredrillError
 from harness.faults.kinds import require
 from harness.history import HistoryWriter, Stamp
@@ -118,9 +118,10 @@ class Recorder:
 
 
 def check_backend(scenario: Scenario, backend: str) -> None:
-    """Refuse a scenario whose disaster needs a capability the backend lacks (MissingCapability),
-    before anything starts."""
+    """Refuse, before anything starts, a backend that cannot run here, or a scenario whose
+    disaster needs a capability the backend lacks (MissingCapability)."""
     require(scenario.disaster.kind, backend_class(backend), backend)
+    require_available(backend)
 
 
 def run_drill(scenario: Scenario, options: DrillOptions) -> DrillResult:

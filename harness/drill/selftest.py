@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.checker.findings import Verdict
 from harness.drill.report import REPORT_NAME
 from harness.drill.runner import DrillOptions, run_drill
+from harness.errors import FiredrillError
 from harness.procedures.flaws import FLAWS, Flaw
 from harness.scenarios.catalogue import catalogue, find
 from harness.scenarios.scenario import Scenario, load_scenario
@@ -115,7 +116,10 @@ def _short(text: str, limit: int = 300) -> str:
 def selftest(
     *, seeds: int, report_dir: Path, jobs: int = 3, on_trial: Callable[[Trial], None] | None = None
 ) -> Score:
-    """Run every flaw and every catalogue scenario at seeds 1..`seeds`, `jobs` at a time."""
+    """Run every flaw and every catalogue scenario at seeds 1..`seeds`, `jobs` at a time
+    (FiredrillError unless both are at least 1: a score of no drill would be a perfect one)."""
+    if seeds < 1 or jobs < 1:
+        raise FiredrillError(f"selftest needs at least one seed and one job, not {seeds}, {jobs}")
     work: list[Callable[[], Trial]] = []
     for seed in range(1, seeds + 1):
         work += [partial(_flaw_trial, f, seed, report_dir) for f in FLAWS]

@@ -19,6 +19,7 @@ from harness.drill import lab
 from harness.drill.report import SequenceReport, save
 from harness.drill.sequence_record import SequenceRecord, StepRecord, judge_sequence
 from harness.drill.stepper import Stepper
+from harness.environments import require_available
 from harness.errors import FiredrillError
 from harness.history import Stamp
 from harness.report import JUNIT_NAME
@@ -63,6 +64,7 @@ def run_sequence(
 ) -> SequenceResult:
     """Run every step of `sequence` on a fresh installation; stop at the first finding."""
     procedure = resolve_procedure(sequence.procedure)
+    require_available(backend)
     out = lab.new_report_dir(report_dir, sequence.name)
     steps = _Steps(_first_record(sequence, backend), out)
     try:

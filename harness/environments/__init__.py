@@ -25,3 +25,13 @@ def backend_class(name: str) -> type:
 
         return DockerBackend
     raise FiredrillError(f"unknown backend {name!r}: choose {' or '.join(BACKENDS)}")
+
+
+def require_available(name: str) -> None:
+    """Refuse, before anything starts, a backend that cannot run here: for docker, an engine
+    that does not answer or a missing image (DockerUnavailable, one line)."""
+    if name == "docker":
+        # Deferred for its cost (not a cycle), as in backend_class.
+        from harness.environments.containers import docker_client, require_image
+
+        require_image(docker_client())

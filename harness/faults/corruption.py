@@ -53,7 +53,9 @@ def scramble_page(ctx: FaultContext, spec: Disaster) -> Strike:
         ["mss"] if "/mbox/" in relative or "/msgid/" in relative else ["dirserv"]
     )
     require_sandbox(ctx.layout.root)
-    path = ctx.layout.root / relative
+    path = (ctx.layout.root / relative).resolve()
+    if ctx.layout.root.resolve() not in path.parents:  # validated already: never outside
+        raise FiredrillError(f"refusing to scramble {relative}: outside {ctx.layout.root}")
     pages = path.stat().st_size // 4096
     if pages < 2:
         raise FiredrillError(f"{relative} has no page to scramble")

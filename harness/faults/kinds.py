@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.environments.backend import DiskLosable, Killable, MissingCapability, Pausable
+from harness.errors import FiredrillError
 from harness.faults import corruption, crash, hardware, operator
 from harness.faults.came_back import (
     Check,
@@ -29,6 +30,8 @@ from harness.faults.spec import Disaster
 from harness.history import Stamp
 from harness.layout import BACKUP_PATHS
 from harness.sandbox import require_sandbox
+from harness.store.bdb import DATABASES
+from harness.store.config import ConfigKey
 
 Category = Literal["crash", "hardware failure", "data corruption", "operator error"]
 CATEGORIES: tuple[Category, ...] = (
@@ -86,6 +89,26 @@ def _backup_path(spec: Disaster) -> tuple[str, str] | None:
     return ("disaster.path", f"lose-store needs one of {', '.join(BACKUP_PATHS)}")
 
 
+DATABASE_FILES = tuple(f"db/{env}/{name}" for env, names in DATABASES.items() for name in names)
+"""The Berkeley DB files a scramble-page disaster may damage (inside the installation)."""
+
+
+def _database_file(spec: Disaster) -> tuple[str, str] | None:
+    if not spec.path or spec.path in DATABASE_FILES:
+        return None
+    return ("disaster.path", f"scramble-page needs one of {', '.join(DATABASE_FILES)}")
+
+
+def _config_key(spec: Disaster) -> tuple[str, str] | None:
+    if not spec.path:
+        return None
+    try:
+        ConfigKey.parse(spec.path)
+    except FiredrillError as exc:
+        return ("disaster.path", f"overwrite-config-key needs a config.db key: {exc}")
+    return None
+
+
 _KINDS = (
     DisasterKind(
         "server-crash",
@@ -138,6 +161,7 @@ _KINDS = (
         "restore",
         corruption.scramble_page,
         needs=(Killable,),
+        validate=_database_file,
         came_back=path_back,
     ),
     DisasterKind(
@@ -166,6 +190,7 @@ _KINDS = (
         "operator error",
         "restore",
         operator.overwrite_config_key,
+        validate=_config_key,
         came_back=config_key_back,
     ),
     DisasterKind(

@@ -21,9 +21,9 @@ class Disaster:
     path: str = ""
     """lose-store: the chapter 13.4 path lost; scramble-page: the database file;
     overwrite-config-key: the key."""
-    count: int = field(default=1, metadata={"minimum": 1})
+    count: int = field(default=1, metadata={"minimum": 1, "maximum": 1_000_000})
     """How many message files (corrupt-messages) or msgfiles directories (remove-msgfiles)."""
     during_backup: bool = False
     """Strike while the backup runs (crashes only)."""
-    delay: float = field(default=0.2, metadata={"minimum": 0})
+    delay: float = field(default=0.2, metadata={"minimum": 0, "maximum": 86_400})
     """During a backup: seconds after the backup started."""

@@ -3,8 +3,9 @@ on the dataclass, and the checks read them with `dataclasses.fields()`.
 
 Types a field may have: `bool`, `int`, `float` (an integer is accepted), `str`, `X | None`
 (TOML has no null: absent means None), `tuple[str, ...]` (a list) and
-`tuple[tuple[str, float], ...]` (a table of weights). Field metadata adds the rules: `minimum`
-(numbers), `positive` (a target: more than 0), `choices` (strings), `upper` (a string compared
+`tuple[tuple[str, float], ...]` (a table of weights). A number must be finite (TOML has `nan`
+and `inf`). Field metadata adds the rules: `minimum` and `maximum` (numbers), `positive` (a
+target: more than 0), `choices` (strings), `upper` (a string compared
 in upper case), `items` (the choices of a list's elements), `weights` (the keys a table of
 weights may have; at least one weight positive).
 
@@ -15,6 +16,7 @@ syntax error names the line (`read_toml`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 import types
@@ -119,11 +121,15 @@ class Check:
         return value
 
     def number(self, value: float, where: str, rules: Mapping[str, Any], cast: type) -> Any:
+        if not math.isfinite(value):
+            raise self.fail(where, f"must be a finite number, not {value}")
         if rules.get("positive") and value <= 0:
             raise self.fail(where, f"a target must be more than 0, not {value}")
-        minimum = rules.get("minimum")
+        minimum, maximum = rules.get("minimum"), rules.get("maximum")
         if minimum is not None and value < minimum:
             raise self.fail(where, f"must be at least {minimum}, not {value}")
+        if maximum is not None and value > maximum:
+            raise self.fail(where, f"must be at most {maximum}, not {value}")
         return cast(value)
 
     def string(self, value: Any, where: str, rules: Mapping[str, Any]) -> str:

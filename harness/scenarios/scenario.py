@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ from harness.procedures import BUILT_IN
 from harness.scenarios.fields import Check, read_toml
 
 TIERS = ("XS", "S", "M", "L")
+DAY = 86_400
+"""The longest wait a scenario may set, in seconds."""
 OPERATIONS = ("deliver", "read", "flag", "delete", "provision", "deprovision", "config")
 
 
@@ -46,12 +49,13 @@ class Population:
 
 @dataclass(frozen=True, slots=True)
 class Traffic:
-    rate: float = field(default=20.0, metadata={"minimum": 0.1})
+    rate: float = field(default=20.0, metadata={"minimum": 0.1, "maximum": 10_000})
     """Client operations a second, over all clients."""
-    clients: int = field(default=4, metadata={"minimum": 1})
-    before_backup: float = field(default=3.0, metadata={"minimum": 0})
+    clients: int = field(default=4, metadata={"minimum": 1, "maximum": 256})
+    """Client threads (each one connection at a time)."""
+    before_backup: float = field(default=3.0, metadata={"minimum": 0, "maximum": DAY})
     """Seconds of traffic before the backup starts."""
-    after_backup: float = field(default=3.0, metadata={"minimum": 0})
+    after_backup: float = field(default=3.0, metadata={"minimum": 0, "maximum": DAY})
     """Seconds of traffic between the backup's end and the disaster."""
     mix: tuple[tuple[str, float], ...] = field(default=(), metadata={"weights": OPERATIONS})
     """(operation, weight) pairs; empty for the workload's default mix."""
@@ -62,7 +66,7 @@ class Backup:
     procedure: str = field(default="chapter13", metadata={"choices": BUILT_IN})
     backup_cmd: str = ""
     restore_cmd: str = ""
-    timeout: float = field(default=300.0, metadata={"minimum": 1})
+    timeout: float = field(default=300.0, metadata={"minimum": 1, "maximum": DAY})
     """Seconds a backup or restore may take."""
     mss_down: bool = False
 
@@ -180,6 +184,11 @@ def coherent(c: Check, s: Scenario) -> None:
         raise c.fail(
             "backup.backup_cmd", f"only procedure 'custom' runs commands, not {b.procedure!r}"
         )
+    if b.procedure == "custom":
+        for where, command in (("backup_cmd", b.backup_cmd), ("restore_cmd", b.restore_cmd)):
+            runnable = _runnable(command)
+            if runnable:
+                raise c.fail(f"backup.{where}", runnable)
     if dis.during_backup and not kind.during_backup:
         raise c.fail("disaster.during_backup", "only crashes can strike during the backup")
     if dis.during_backup and s.recovery_action == "restore":
@@ -189,6 +198,12 @@ def coherent(c: Check, s: Scenario) -> None:
     broken = kind.validate(dis)
     if broken is not None:
         raise c.fail(*broken)
+    if s.recovery_action == "restart" and kind.category == "hardware failure":
+        raise c.fail(
+            "recovery",
+            f"a restart cannot recover from {dis.kind}: the data is gone, restore it "
+            "(recovery = 'restore' or 'auto')",
+        )
     if s.recovery_action == "restore" and s.expect.loss == "none":
         raise c.fail(
             "expect.loss",
@@ -200,6 +215,20 @@ def coherent(c: Check, s: Scenario) -> None:
             "expect.loss",
             "recovery through the logs (restart) must lose nothing: use loss = 'none'",
         )
+
+
+def _runnable(command: str) -> str:
+    """Why `command` cannot run (it does not parse, is empty, or its program is not an
+    executable file or on PATH); "" when it can."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        return f"cannot be parsed: {exc}"
+    if not argv:
+        return "is empty"
+    if shutil.which(argv[0]) is None:
+        return f"cannot run {argv[0]!r}: no such executable (relative to where firedrill runs)"
+    return ""
 
 
 def _set_in_vain(c: Check, data: Mapping[str, Any], s: Scenario) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -51,6 +52,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 """Each action with the fields it takes."""
 ACTIONS = tuple(FIELDS)
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+"""A sequence's name, as a scenario's: it names its report directory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class Sequence:
     def to_toml(self) -> str:
         lines = [
             f"# {self.name}: {len(self.steps)} step(s); run it with `firedrill run FILE`",
-            f"description = {json.dumps(self.description)}",
+            f"description = {json.dumps(self.description, ensure_ascii=False)}",
             f"procedure = {json.dumps(self.procedure)}",
             "",
             "[population]",
@@ -92,7 +95,9 @@ class Sequence:
         ]
         for step in self.steps:
             lines += ["", "[[step]]", f"action = {json.dumps(step.action)}"]
-            lines += [f"{k} = {json.dumps(v)}" for k, v in step.fields().items()]
+            lines += [
+                f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in step.fields().items()
+            ]
         return "\n".join(lines) + "\n"
 
 
@@ -124,6 +129,8 @@ def parse_sequence(data: Mapping[str, Any], *, path: str, default_name: str) -> 
         raise c.fail("step", "at least one [[step]] table")
     steps = tuple(_step(c, item, n) for n, item in enumerate(raw, 1))
     name = c.typed(data.get("name", default_name), "name", str)
+    if not NAME.fullmatch(name):
+        raise c.fail("name", f"{name!r}: use lower-case letters, digits, '.', '_' and '-'")
     description = c.typed(data.get("description", ""), "description", str)
     return Sequence(name, steps, description, procedure, population.tier, population.seed)
 
@@ -145,11 +152,14 @@ def _step(c: Check, item: Any, n: int) -> Step:
         c.choice(values["flag"], f"{where}.flag", FLAGS)
     if action == "config":
         c.choice(values["key"], f"{where}.key", sorted(CONFIG_CHOICES))
+        c.choice(values["value"], f"{where}.value", CONFIG_CHOICES[values["key"]])
     return Step(action, **values)
 
 
 def resolve_procedure(name: str, *, path: str = "sequence") -> Procedure:
-    """chapter13, image, flaw:<name>, or an importable `package.module:Class` (e.g. a test's)."""
+    """chapter13, image, flaw:<name>, or an importable `package.module:Class` (a class with
+    backup and restore methods, e.g. a test's), made with no arguments. InvalidScenario for
+    anything else, in one line."""
     if name in ("chapter13", "image"):
         return procedure_for(name)
     if name.startswith("flaw:"):
@@ -158,7 +168,7 @@ def resolve_procedure(name: str, *, path: str = "sequence") -> Procedure:
         except KeyError:
             raise InvalidScenario(path, "procedure", f"no flaw {name!r} in the catalogue") from None
     module, _, attr = name.partition(":")
-    if not module or not attr:
+    if not module or not attr or not all(p.isidentifier() for p in (*module.split("."), attr)):
         raise InvalidScenario(
             path, "procedure", f"{name!r}: not chapter13, image, flaw:<name> or module:Class"
         )
@@ -168,7 +178,14 @@ def resolve_procedure(name: str, *, path: str = "sequence") -> Procedure:
         factory = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise InvalidScenario(path, "procedure", f"cannot import {name}: {exc}") from exc
-    procedure = factory()
-    if not (callable(getattr(procedure, "backup", None)) and callable(procedure.restore)):
-        raise InvalidScenario(path, "procedure", f"{name} has no backup and restore methods")
-    return procedure  # type: ignore[no-any-return]
+    if not (isinstance(factory, type) and _has_steps(factory)):
+        raise InvalidScenario(path, "procedure", f"{name} is not a class with backup and restore")
+    try:
+        procedure: Procedure = factory()
+    except Exception as exc:
+        raise InvalidScenario(path, "procedure", f"{name}() failed: {exc}") from exc
+    return procedure
+
+
+def _has_steps(cls: type) -> bool:
+    return callable(getattr(cls, "backup", None)) and callable(getattr(cls, "restore", None))

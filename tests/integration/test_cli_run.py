@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.drill.report import DrillReport, load_report
+from harness.drill.selftest import selftest
+from harness.errors import FiredrillError
 from harness.scenarios.catalogue import catalogue
 from tests.support.cli import firedrill
 
@@ -153,3 +155,28 @@ def test_an_enforced_rpo_message_target_fails_the_drill_naming_it(tmp_path: Path
     assert 'name="RPO (messages) within target"' in junit
     case = junit.split('name="RPO (messages) within target"', 1)[1].split("</testcase>", 1)[0]
     assert "<failure" in case
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["selftest", "--seeds", "0"],
+        ["selftest", "--seeds", "-3"],
+        ["selftest", "--jobs", "0"],
+        ["run", "machine-crash", "--seed", "-1"],
+    ],
+    ids=["no-seed", "negative-seeds", "no-job", "negative-seed"],
+)
+def test_counts_and_seeds_out_of_range_are_refused_before_anything_runs(
+    argv: list[str], tmp_path: Path
+) -> None:
+    """A selftest of no drill would score perfect: refused, like a negative seed."""
+    done = firedrill(*argv, "--report-dir", str(tmp_path / "r"))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "must be" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_selftest_of_no_seed_is_refused_by_the_library_too(tmp_path: Path) -> None:
+    with pytest.raises(FiredrillError, match="at least one seed"):
+        selftest(seeds=0, report_dir=tmp_path)

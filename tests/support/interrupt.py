@@ -37,4 +37,5 @@ def interrupt_drill(
     assert "interrupted" in report.record.error
     # the terminal says what happened and where the report is
     assert "UNKNOWN: " in rest and f"report: {drill_dir / 'report.json'}" in rest, rest
+    assert "Traceback" not in rest and "Exception in thread" not in rest, rest
     return report

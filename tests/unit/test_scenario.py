@@ -118,6 +118,42 @@ def test_every_catalogue_scenario_is_valid(path: Path) -> None:
         ("[expect]\nrpo_target_messages = 0\n", "expect.rpo_target_messages", "more than 0"),
         ("[expect]\nrpo_target_messages = -2\n", "expect.rpo_target_messages", "more than 0"),
         ('[expect]\nrto_target = "soon"\n', "expect.rto_target", "must be a number"),
+        # never outside the installation, never a value the drill cannot use
+        (
+            '[disaster]\nkind = "scramble-page"\npath = "../../../../tmp/victim.bin"\n',
+            "disaster.path",
+            "scramble-page needs one of db/mbox/mailboxes.db",
+        ),
+        ('[disaster]\nkind = "scramble-page"\npath = "/etc/passwd"\n', "disaster.path", "needs"),
+        (
+            '[disaster]\nkind = "overwrite-config-key"\npath = "not a key"\n',
+            "disaster.path",
+            "needs a config.db key",
+        ),
+        ('recovery = "restart"\n[disaster]\nkind = "lose-tree"\n', "recovery", "cannot recover"),
+        ("[traffic]\nrate = nan\n", "traffic.rate", "must be a finite number"),
+        ("[traffic]\nrate = inf\n", "traffic.rate", "must be a finite number"),
+        ("[traffic]\nrate = 1e308\n", "traffic.rate", "at most"),
+        ("[traffic]\nclients = 1000000000\n", "traffic.clients", "at most"),
+        ("[traffic]\nbefore_backup = inf\n", "traffic.before_backup", "finite"),
+        ("[backup]\ntimeout = nan\n", "backup.timeout", "finite"),
+        ("[expect]\nrto_target = nan\n", "expect.rto_target", "finite"),
+        ("[traffic.mix]\ndeliver = nan\n", "traffic.mix.deliver", "finite"),
+        (
+            '[backup]\nprocedure = "custom"\nbackup_cmd = "\'unterminated"\nrestore_cmd = "true"\n',
+            "backup.backup_cmd",
+            "cannot be parsed",
+        ),
+        (
+            '[backup]\nprocedure = "custom"\nbackup_cmd = "/no/b.sh"\nrestore_cmd = "true"\n',
+            "backup.backup_cmd",
+            "no such executable",
+        ),
+        (
+            '[backup]\nprocedure = "custom"\nbackup_cmd = "true"\nrestore_cmd = " "\n',
+            "backup.restore_cmd",
+            "is empty",
+        ),
     ],
 )
 def test_a_malformed_scenario_names_the_field_and_the_problem(
