@@ -58,8 +58,9 @@ class DisasterKind:
     `recovery`: what chapter 13 prescribes, a restart through the `log.NNNNNNNNNN` files (13.5)
     or a restore from the backup (13.4.2). `needs`: the optional backend capabilities it (and
     its recovery) needs. `came_back`: the check of what it destroys, None when it destroys
-    nothing (crashes). `during_backup`: it may strike while the backup runs; `takes_the_machine`:
-    whatever runs on the machine then (a backup) goes down with it.
+    nothing (crashes). `uses`: the disaster fields it reads. `during_backup`: it may strike
+    while the backup runs; `takes_the_machine`: whatever runs on the machine then (a backup)
+    goes down with it.
     """
 
     name: str
@@ -71,6 +72,9 @@ class DisasterKind:
     came_back: Check | None = None
     during_backup: bool = False
     takes_the_machine: bool = False
+    uses: tuple[str, ...] = ()
+    """The `[disaster]` fields beyond kind, during_backup and delay that this kind reads (a
+    scenario file setting another one is refused: it would be ignored)."""
 
 
 def _needs_servers(spec: Disaster) -> tuple[str, str] | None:
@@ -118,6 +122,7 @@ _KINDS = (
         needs=(Killable,),
         validate=_needs_servers,
         during_backup=True,
+        uses=("servers",),
     ),
     DisasterKind(
         "machine-crash",
@@ -129,7 +134,13 @@ _KINDS = (
         takes_the_machine=True,
     ),
     DisasterKind(
-        "hang", "crash", "restart", crash.hang, needs=(Pausable, Killable), validate=_one_server
+        "hang",
+        "crash",
+        "restart",
+        crash.hang,
+        needs=(Pausable, Killable),
+        validate=_one_server,
+        uses=("servers",),
     ),
     DisasterKind(
         "lose-store",
@@ -139,6 +150,7 @@ _KINDS = (
         needs=(Killable,),
         validate=_backup_path,
         came_back=path_back,
+        uses=("path",),
     ),
     DisasterKind(
         "lose-tree",
@@ -154,6 +166,7 @@ _KINDS = (
         "restore",
         corruption.corrupt_messages,
         came_back=message_back,
+        uses=("count",),
     ),
     DisasterKind(
         "scramble-page",
@@ -163,6 +176,7 @@ _KINDS = (
         needs=(Killable,),
         validate=_database_file,
         came_back=path_back,
+        uses=("path",),
     ),
     DisasterKind(
         "damage-config",
@@ -192,6 +206,7 @@ _KINDS = (
         operator.overwrite_config_key,
         validate=_config_key,
         came_back=config_key_back,
+        uses=("path",),
     ),
     DisasterKind(
         "remove-msgfiles",
@@ -199,6 +214,7 @@ _KINDS = (
         "restore",
         operator.remove_msgfiles,
         came_back=message_back,
+        uses=("count",),
     ),
 )
 KINDS: dict[str, DisasterKind] = {k.name: k for k in _KINDS}

@@ -158,7 +158,8 @@ def parse_scenario(data: Mapping[str, Any], *, path: str, default_name: str) -> 
     c.keys(data, "", {"name", "description", "recovery", *_SECTIONS})
     name = c.typed(data.get("name", default_name), "name", str)
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
-        raise c.fail("name", "use lower-case letters, digits, '.', '_' and '-'")
+        taken = "" if "name" in data else " (taken from the file name: set name = ...)"
+        raise c.fail("name", f"{name!r}: use lower-case letters, digits, '.', '_' and '-'{taken}")
     sections = {key: c.section(cls, data.get(key, {}), key) for key, cls in _SECTIONS.items()}
     c.choice(sections["disaster"].kind, "disaster.kind", list(KINDS))
     scenario = Scenario(
@@ -235,6 +236,9 @@ def _set_in_vain(c: Check, data: Mapping[str, Any], s: Scenario) -> None:
     """Fields a file sets that its scenario would ignore. Only for a file as written: a report
     records every field with its default, and replay parses that record."""
     disaster = data.get("disaster", {})
+    for name in ("servers", "path", "count"):
+        if name in disaster and name not in s.kind.uses:
+            raise c.fail(f"disaster.{name}", f"{s.disaster.kind} does not use it: remove it")
     if "delay" in disaster and not s.disaster.during_backup:
         raise c.fail(
             "disaster.delay",

@@ -131,6 +131,12 @@ def test_every_catalogue_scenario_is_valid(path: Path) -> None:
             "needs a config.db key",
         ),
         ('recovery = "restart"\n[disaster]\nkind = "lose-tree"\n', "recovery", "cannot recover"),
+        ('[disaster]\nkind = "lose-tree"\ncount = 3\n', "disaster.count", "does not use it"),
+        (
+            '[disaster]\nkind = "machine-crash"\nservers = ["mss"]\n[expect]\nloss = "none"\n',
+            "disaster.servers",
+            "does not use it",
+        ),
         ("[traffic]\nrate = nan\n", "traffic.rate", "must be a finite number"),
         ("[traffic]\nrate = inf\n", "traffic.rate", "must be a finite number"),
         ("[traffic]\nrate = 1e308\n", "traffic.rate", "at most"),
