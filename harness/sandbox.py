@@ -16,6 +16,11 @@ from harness import __version__
 from harness.errors import NotAnInstallation, SandboxRefused
 from harness.layout import Layout
 
+DRILL_LOCK = ".firedrill-drill.lock"
+"""In a drill sandbox's work directory (the parent of its installation): locked (flock) by the
+run that uses it, for as long as it lives (a killed run's lock goes with its process);
+`firedrill cleanup` removes a sandbox only when nobody holds it."""
+
 
 def is_sandbox(root: Path) -> bool:
     """True when `root` carries the marker firedrill writes when it creates a tree."""

@@ -26,10 +26,8 @@ from harness.environments.network import lease_network
 from harness.environments.probe import Credentials
 from harness.errors import FiredrillError
 from harness.layout import Layout
+from harness.sandbox import DRILL_LOCK
 
-DRILL_LOCK = ".firedrill-drill.lock"
-"""In a sandbox's work directory: locked (flock) by the run that uses it, for as long as it
-lives (a killed run's lock goes with its process)."""
 SAME_SECOND = 1000
 """Runs of the same scenario started in one second get `-2`, `-3`, ... suffixes up to this."""
 
@@ -71,11 +69,13 @@ def sandbox(name: str, *, keep: bool = False, logs_to: Path | None = None) -> It
         with lease_network() as network:
             yield Sandbox(work, layout, network)
     finally:
-        os.close(alive)
-        if logs_to is not None and layout.logs.is_dir():
-            shutil.copytree(layout.logs, logs_to, dirs_exist_ok=True)
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+        try:
+            if logs_to is not None and layout.logs.is_dir():
+                shutil.copytree(layout.logs, logs_to, dirs_exist_ok=True)
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)
+        finally:
+            os.close(alive)  # only now: `firedrill cleanup` must not remove the logs being copied
 
 
 def populated(box: Sandbox, tier_name: str, seed: int) -> PopulationSummary:

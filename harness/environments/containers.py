@@ -5,8 +5,9 @@ with `$INTERMAIL` bind-mounted at the same path, host networking (each server on
 127.0.0.x address, no Docker network is ever created) and the host's pid namespace, so the
 servers' pid and lock files mean the same inside and out and `imctrl` drains and stops them
 with the same signals. Readiness is a protocol probe (a composable wait strategy), never a
-sleep. Every container carries the run's label; cleanup removes what carries it. Ryuk (the
-testcontainers reaper) is disabled: it cannot be pulled here, and the labels do its job.
+sleep. Every container carries the run's label and its installation's root; `firedrill
+cleanup` removes those whose installation is a stale sandbox or gone. Ryuk (the testcontainers
+reaper) is disabled: it cannot be pulled here, and the labels do its job.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import shlex
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from harness.waiting import poll_last
 
 IMAGE = os.environ.get("FIREDRILL_IMAGE", "firedrill/intermail:latest")
 LABEL = "org.firedrill.run"
+ROOT_LABEL = "org.firedrill.root"
 
 
 class DockerUnavailable(FiredrillError):
@@ -127,7 +129,7 @@ class DockerBackend:
         return {
             LABEL: self.run_id,
             "org.firedrill.program": program,
-            "org.firedrill.root": str(self.layout.root),
+            ROOT_LABEL: str(self.layout.root),
         }
 
     def _container(self, program: str) -> DockerContainer:
@@ -239,11 +241,22 @@ class DockerBackend:
             remove_run(self.client, self.run_id)
 
 
-def remove_run(client: Any, run_id: str | None = None) -> list[str]:
-    """Remove the containers of one run, or of every firedrill run (crashed leftovers)."""
-    label = f"{LABEL}={run_id}" if run_id else LABEL
+def remove_run(client: Any, run_id: str) -> list[str]:
+    """Remove the containers of one run (running or not)."""
     removed = []
-    for found in client.containers.list(all=True, filters={"label": label}):
+    for found in client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
         found.remove(force=True)
         removed.append(found.name)
+    return removed
+
+
+def remove_abandoned(client: Any, abandoned: Callable[[Path], bool]) -> list[str]:
+    """Remove the containers of firedrill runs whose installation root (ROOT_LABEL) is
+    `abandoned`; a container without that label is left alone (whose it is cannot be told)."""
+    removed = []
+    for found in client.containers.list(all=True, filters={"label": LABEL}):
+        root = (found.labels or {}).get(ROOT_LABEL)
+        if root and abandoned(Path(root)):
+            found.remove(force=True)
+            removed.append(found.name)
     return removed
