@@ -20,6 +20,9 @@ DRILL_LOCK = ".firedrill-drill.lock"
 """In a drill sandbox's work directory (the parent of its installation): locked (flock) by the
 run that uses it, for as long as it lives (a killed run's lock goes with its process);
 `firedrill cleanup` removes a sandbox only when nobody holds it."""
+KEPT = ".firedrill-kept"
+"""In a drill sandbox's work directory: the run ended and the operator asked to keep the tree
+(`--keep`): `firedrill cleanup` leaves it (remove it by hand when done)."""
 
 
 def is_sandbox(root: Path) -> bool:

@@ -26,7 +26,7 @@ from harness.environments.network import lease_network
 from harness.environments.probe import Credentials
 from harness.errors import FiredrillError
 from harness.layout import Layout
-from harness.sandbox import DRILL_LOCK
+from harness.sandbox import DRILL_LOCK, KEPT
 
 SAME_SECOND = 1000
 """Runs of the same scenario started in one second get `-2`, `-3`, ... suffixes up to this."""
@@ -72,7 +72,9 @@ def sandbox(name: str, *, keep: bool = False, logs_to: Path | None = None) -> It
         try:
             if logs_to is not None and layout.logs.is_dir():
                 shutil.copytree(layout.logs, logs_to, dirs_exist_ok=True)
-            if not keep:
+            if keep:
+                (work / KEPT).touch()  # `firedrill cleanup` leaves what the operator kept
+            else:
                 shutil.rmtree(work, ignore_errors=True)
         finally:
             os.close(alive)  # only now: `firedrill cleanup` must not remove the logs being copied

@@ -24,7 +24,7 @@ from pathlib import Path
 from harness import control
 from harness.errors import FiredrillError
 from harness.layout import Layout
-from harness.sandbox import DRILL_LOCK, is_sandbox
+from harness.sandbox import DRILL_LOCK, KEPT, is_sandbox
 from harness.topology import PROGRAMS
 
 
@@ -48,6 +48,8 @@ def _drill_sandboxes() -> Iterator[tuple[Path, Layout]]:
                 continue
             if not is_sandbox(tree):
                 continue  # only the work trees of drills, marked as firedrill's sandboxes
+            if (work / KEPT).exists():
+                continue  # kept on purpose (`run --keep`)
         except OSError:
             continue
         yield work, Layout(tree)

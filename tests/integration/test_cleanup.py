@@ -20,10 +20,11 @@ import pytest
 
 from fixtures.topology import relocate
 from harness import control
+from harness.drill.lab import sandbox
 from harness.environments import network as net
 from harness.environments.cleanup import cleanup
 from harness.layout import Layout
-from harness.sandbox import DRILL_LOCK, init_tree
+from harness.sandbox import DRILL_LOCK, KEPT, init_tree
 from harness.store.config import load, save
 from harness.topology import PROGRAMS
 from tests.support.docker_engine import require_docker
@@ -113,12 +114,13 @@ def test_a_sandbox_a_live_run_holds_is_kept_though_no_server_runs(
 
 
 def test_a_drills_own_sandbox_is_spared_while_the_drill_runs(private_tmp: Path) -> None:
-    """The lock harness.drill.lab takes is the one cleanup asks about (same file)."""
-    from harness.drill.lab import sandbox
-
+    """The lock harness.drill.lab takes is the one cleanup asks about (same file); a tree the
+    operator kept (`--keep`) is left after the run too, until its mark is removed."""
     with sandbox("running", keep=True) as box:
         init_tree(box.layout.root)
         assert cleanup(docker=False) == [] and box.layout.root.is_dir()
+    assert cleanup(docker=False) == [] and (box.work / KEPT).is_file()
+    (box.work / KEPT).unlink()
     assert cleanup(docker=False) == [f"sandbox {box.work}"]
 
 
