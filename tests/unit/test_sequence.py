@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,13 @@ def test_firedrill_run_refuses_a_malformed_sequence_in_one_line(tmp_path: Path) 
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "step 1.action" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_printed_sequence_with_any_unicode_reads_back() -> None:
+    """The state machine prints failures as TOML: an emoji or a control character in a text
+    must not make the file unreadable (TOML takes \\uXXXX escapes of scalar values only)."""
+    sequence = Sequence(
+        "emoji", (Step("config", key="/*/common/logLevel", value="debug"),), "fire 🔥 \x01 drill"
+    )
+    again = parse_sequence(tomllib.loads(sequence.to_toml()), path="x", default_name="emoji")
+    assert again.description == sequence.description and again.steps == sequence.steps
