@@ -7,12 +7,11 @@ findings it needs are read from them as they were written.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from harness.drill.report import FORMAT, REPORT_NAME, DrillReport, ReportError
+from harness.drill.report import FORMAT, REPORT_NAME, DrillReport, ReportError, read_json
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
 from harness.drill.verdict import Classification, Judgement
 from harness.errors import InvalidScenario
@@ -68,11 +67,7 @@ class Replay:
 
 def read_source(where: Path) -> Source:
     """The replay source of a report directory (or its report.json), format 2 or 1."""
-    path = where / REPORT_NAME if where.is_dir() else where
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(f"{path}: not a readable report: {exc}") from exc
+    path, data = read_json(where)
     if isinstance(data, dict) and data.get("format") == FORMAT and data.get("version") == 1:
         return _source_v1(data, str(path))
     report = DrillReport.from_json(data, source=str(path))
@@ -83,23 +78,41 @@ def read_source(where: Path) -> Source:
 
 
 def _source_v1(data: dict[str, Any], shown: str) -> Source:
-    """Format 1: the scenario as recorded, the top-level verdict and findings."""
+    """Format 1: the scenario as recorded, the top-level verdict and findings, each of the
+    type format 1 wrote (ReportError, one line, naming the first that is not)."""
     try:
-        scenario = Scenario.from_json(data["scenario"])
-        findings = [f for f in data.get("findings") or [] if isinstance(f, dict)]
+        scenario = Scenario.from_json(data.get("scenario"))
+        findings = _field(data, "findings", list, [])
+        if not all(isinstance(f, dict) and isinstance(f.get("kind"), str) for f in findings):
+            raise ValueError("findings: each an object with a kind")
         outcome = Outcome(
-            str(data["verdict"]),
-            tuple(
-                sorted({str(f["kind"]) for f in findings if f.get("classification") == "violation"})
-            ),
+            _field(data, "verdict", str),
+            tuple(sorted({f["kind"] for f in findings if f.get("classification") == "violation"})),
             any(f.get("classification") == "allowed" for f in findings),
         )
-        procedure = str(data.get("procedure") or scenario.backup.procedure)
-        return Source(
-            scenario, int(data["seed"]), str(data.get("backend", "local")), procedure, outcome
-        )
-    except (KeyError, TypeError, ValueError, InvalidScenario) as exc:
+        procedure = _field(data, "procedure", str, "") or scenario.backup.procedure
+        backend = _field(data, "backend", str, "local")
+        return Source(scenario, _field(data, "seed", int), backend, procedure, outcome)
+    except (ValueError, InvalidScenario) as exc:
         raise ReportError(f"{shown}: a format 1 report without what replay needs: {exc}") from None
+
+
+T = TypeVar("T")
+
+
+def _field(data: dict[str, Any], key: str, kind: type[T], default: T | None = None) -> T:
+    """`data[key]`, of type `kind` (`default` when absent or null, if there is one);
+    ValueError otherwise (an integer is not a boolean or a float: 1.9 is no seed)."""
+    value = data.get(key)
+    if value is None and default is not None:
+        return default
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    shown = "missing" if value is None else f"{value!r} is not {_KINDS.get(kind, kind.__name__)}"
+    raise ValueError(f"{key}: {shown}")
+
+
+_KINDS = {int: "an integer", str: "a string", list: "a list"}
 
 
 def procedure_named(name: str) -> Procedure | None:

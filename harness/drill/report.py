@@ -8,7 +8,9 @@
 validated against the JSON Schema (harness/report/report.schema.json, the contract), turned
 into the typed record and judgement, and the judgement is checked to be `judge(record)` (so no
 reader can show a verdict its record does not give). `load_report` reads a report directory (or its
-report.json); a report of the older format 1 is refused in one line (`OlderReport`). The
+report.json); a report of the older format 1 is refused in one line (`OlderReport`), and so is
+anything else that is not a report (`ReportError`, never another exception): `parse_json` refuses
+numbers JSON does not have (NaN, infinities) and nesting too deep to read. The
 runner saves the report after every phase (`save`, atomically), so a killed drill leaves a
 readable partial one.
 """
@@ -16,6 +18,7 @@ readable partial one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from typing import Any, TypeVar
 import berkeleydb
 import cattrs
 from berkeleydb import db
+from cattrs.v import format_exception
 
 from harness import __version__
 from harness.drill.record import DrillRecord
@@ -113,14 +117,26 @@ R = TypeVar("R", DrillRecord, SequenceRecord)
 
 def _read(data: Any, source: str, key: str, kind: type[R]) -> tuple[R, Judgement]:
     """The record under `key` and the judgement of a valid format 2 report."""
-    _valid(data, source)
-    if key not in data:
-        other = "a sequence" if key == "record" else "a drill"
-        raise ReportError(f"{source}: the report of {other}, not of a {_WHAT[key]}")
     try:
-        return kind.from_json(data[key]), Judgement.from_json(data["judgement"])
-    except (cattrs.BaseValidationError, ValueError, KeyError, TypeError) as exc:
-        raise ReportError(f"{source}: not a valid report: {_first(exc)}") from None
+        _valid(data, source)
+        if key not in data:
+            other = "a sequence" if key == "record" else "a drill"
+            raise ReportError(f"{source}: the report of {other}, not of a {_WHAT[key]}")
+        record = _structured(kind, data[key], source, f"report.{key}")
+        return record, _structured(Judgement, data["judgement"], source, "report.judgement")
+    except RecursionError:  # a value nested deeper than the schema allows, quoted in a message
+        raise ReportError(f"{source}: not a valid report: nested too deeply") from None
+
+
+J = TypeVar("J", DrillRecord, SequenceRecord, Judgement)
+
+
+def _structured(kind: type[J], data: Any, source: str, where: str) -> J:
+    """`kind.from_json(data)`; ReportError naming the first field that does not fit."""
+    try:
+        return kind.from_json(data)
+    except (cattrs.BaseValidationError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
+        raise ReportError(f"{source}: not a valid report: {_first(exc, where)}") from None
 
 
 _WHAT = {"record": "drill", "sequence": "sequence"}
@@ -159,10 +175,18 @@ def _valid(data: Any, source: str) -> None:
         raise ReportError(f"{source}: not a valid report: {problems[0]}{more}")
 
 
-def _first(exc: Exception) -> str:
+def _first(exc: Exception, where: str) -> str:
+    """The first problem of a structuring error, in the words of what raised it (a finding's
+    `unknown finding kind 'x'`, not cattrs' `invalid value for type`), with the field's path."""
     if isinstance(exc, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(exc)[:1])
-    return str(exc)
+        return "; ".join(cattrs.transform_error(exc, where, _described)[:1])
+    return f"{_described(exc, None)} @ {where}"
+
+
+def _described(exc: BaseException, kind: type | None) -> str:
+    if isinstance(exc, ValueError | ArithmeticError | FiredrillError) and str(exc):
+        return str(exc)
+    return format_exception(exc, kind)
 
 
 def save(report_dir: Path, report: DrillReport | SequenceReport) -> Path:
@@ -174,15 +198,36 @@ def save(report_dir: Path, report: DrillReport | SequenceReport) -> Path:
     return path
 
 
+def parse_json(text: str) -> Any:
+    """A JSON document as firedrill reads every file it did not just write: ValueError (one
+    line) for a number that is not finite (the `NaN` and `Infinity` tokens Python's json would
+    accept, a literal too big for a float such as 1e999) and for nesting too deep to read."""
+    try:
+        return json.loads(text, parse_constant=_not_a_number, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _not_a_number(token: str) -> float:
+    raise ValueError(f"{token} is not a number JSON allows")
+
+
+def _finite(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(f"{token} is too big for a number")
+    return value
+
+
 def read_json(where: Path) -> tuple[Path, Any]:
     """A report directory or its report.json -> (report.json's path, its JSON document)."""
     path = where / REPORT_NAME if where.is_dir() else where
     if not path.is_file():
         raise ReportError(f"no report at {path}")
     try:
-        return path, json.loads(path.read_text(encoding="utf-8"))
+        return path, parse_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ReportError(f"{path}: not a readable report: {exc}") from exc
+        raise ReportError(f"{path}: not a readable report: {exc}") from None
 
 
 def load_report(where: Path) -> tuple[Path, DrillReport]:

@@ -20,6 +20,7 @@ or unreadable report, or one of an older format, in one line).
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from harness.errors import EXIT_OK, EXIT_VIOLATIONS, FiredrillError
@@ -54,7 +55,7 @@ def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument(
         "--min-delta",
-        type=float,
+        type=_finite,
         default=0.0,
         metavar="SECONDS",
         help="and worse than the median by more than this many seconds (default 0)",
@@ -83,9 +84,20 @@ def _positive_int(text: str) -> int:
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
+    value = _finite(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _finite(text: str) -> float:
+    """A finite number (`nan` would silently disable every comparison, `inf` every scale)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
     return value
 
 
@@ -126,18 +138,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from harness.drill.outputs import write_pages
     from harness.drill.report import DrillReport, load_any
     from harness.drill.sequence_run import sequence_junit
     from harness.report import HTML_NAME, JUNIT_NAME
-    from harness.report.html import write_html
-    from harness.report.junit import write_junit, write_xml
+    from harness.report.junit import write_xml
 
     directory, report = load_any(args.dir)
     if not isinstance(report, DrillReport):  # a sequence: its steps as test cases
         write_xml(sequence_junit(report), directory / JUNIT_NAME)
         print(f"wrote {directory / JUNIT_NAME}")
         return EXIT_OK
-    write_junit(report, directory / JUNIT_NAME)
-    write_html(report, directory / HTML_NAME)
+    write_pages(directory, report)
     print(f"wrote {directory / JUNIT_NAME} and {directory / HTML_NAME}")
     return EXIT_OK

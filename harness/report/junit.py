@@ -8,13 +8,12 @@ reporters and junitparser read: <testsuites><testsuite><properties/><testcase>
 
 from __future__ import annotations
 
-import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.drill.report import DrillReport
-from harness.report import model
+from harness.report import model, pages
 from harness.report.checks import Check, checks
 
 MESSAGE_LINES = 20
@@ -44,8 +43,9 @@ def build_junit(report: DrillReport, report_path: Path | str | None = None) -> E
     suites.attrib.update({k: str(v) for k, v in counts.items()})
     suite = ET.SubElement(suites, "testsuite", name=clean(name), time=f"{total:.3f}")
     suite.attrib.update({k: str(v) for k, v in counts.items()})
-    stamp = model.iso(record.started.wall).removesuffix(" UTC").replace(" ", "T")
-    suite.set("timestamp", stamp)
+    started = model.when(record.started.wall)
+    if started is not None:  # a moment no calendar holds has no timestamp
+        suite.set("timestamp", started.strftime("%Y-%m-%dT%H:%M:%S"))
     props = ET.SubElement(suite, "properties")
     properties: list[tuple[str, object]] = [
         ("scenario", name),
@@ -109,9 +109,7 @@ def xml_text(root: ET.Element) -> str:
 
 def write_xml(root: ET.Element, path: Path) -> None:
     """Write the XML document `root` at `path` (atomically)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(xml_text(root), encoding="utf-8")
-    os.replace(tmp, path)
+    pages.write_atomically(path, xml_text(root))
 
 
 def junit_xml(report: DrillReport, report_path: Path | str | None = None) -> str:

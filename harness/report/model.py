@@ -4,11 +4,15 @@ timeline on the drill's clock, and the formatting of times and counts.
 
 Every output (junit.xml, report.html, the terminal, the trend line) reads the report through
 these, so they say the same thing. A partial report (a drill that stopped early: no fault, no
-backup, a phase without an end) is handled everywhere.
+backup, a phase without an end) is handled everywhere. The formatting helpers are total: a
+number that is not finite, or a moment no calendar holds, is shown as it is, never raised on;
+`printable` makes text from a report safe to print on a terminal.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +26,24 @@ from harness.history import Stamp
 VERDICTS = ("pass", "fail", "unknown")
 
 
+def when(wall: float | None) -> datetime | None:
+    """A wall-clock Unix time as a UTC datetime; None without one, or when it is not a moment a
+    calendar holds (not finite, before year 1 or after 9999)."""
+    if wall is None or not math.isfinite(wall):
+        return None
+    try:
+        return datetime.fromtimestamp(wall, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def iso(wall: float | None) -> str:
-    """A wall-clock Unix time as `2025-11-26 04:39:59 UTC`."""
-    if wall is None:
-        return "—"
-    return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """A wall-clock Unix time as `2025-11-26 04:39:59 UTC` (`—` without one; the raw number
+    when it is not a date)."""
+    moment = when(wall)
+    if moment is not None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "—" if wall is None else f"{wall:g}"
 
 
 def limit(value: float) -> str:
@@ -46,14 +63,41 @@ def plain(value: object) -> str:
 def seconds(value: float | None, *, digits: int = 2) -> str:
     if value is None:
         return "—"
+    if not math.isfinite(value) or abs(value) >= 1e9:  # not a duration a drill takes
+        return f"{value:g} s"
     if value >= 120:
         minutes, rest = divmod(round(value), 60)
         return f"{minutes} min" if rest == 0 else f"{minutes} min {rest} s"
     return f"{value:.{digits}f} s"
 
 
-def messages(n: int) -> str:
-    return f"{n} message{'s' if n != 1 else ''}"
+def messages(n: float) -> str:
+    """`1 message`, `3 messages` (a count that is not finite as it is)."""
+    shown = str(int(n)) if math.isfinite(n) else f"{n:g}"
+    return f"{shown} message{'s' if shown != '1' else ''}"
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: object, *, breaks: bool = True) -> str:
+    """`text` safe to print on a terminal or put in a page: each C0 and C1 control character
+    (ESC of an escape sequence, a carriage return, a bell...) and each lone surrogate (which no
+    encoding can write) becomes a visible placeholder: a control picture (`␛`, U+241B) for C0
+    and DEL, `�` for the rest. Newlines and tabs stay when `breaks` (a line break is meant);
+    a CR LF is a newline."""
+    text = str(text)
+    if breaks:
+        return _CONTROL.sub(_placeholder, text.replace("\r\n", "\n"))
+    return _CONTROL_IN_LINE.sub(_placeholder, text)
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)
+    return "\u2421" if code == 0x7F else "\ufffd"
 
 
 def operations_lost(judgement: Judgement) -> tuple[int, Counter[str]]:

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import relevance
 
 SCHEMA_NAME = "report.schema.json"
 
@@ -38,12 +39,32 @@ MESSAGE_LIMIT = 200
 
 def validate(report: Any) -> list[str]:
     """Every way `report` departs from the schema, as `where: message`, the most precise
-    (deepest) first; [] when it is valid."""
+    (deepest) first; [] when it is valid. An error of a `oneOf` (a phase that is null or an
+    object, ...) is replaced by the cause inside the branch that fits best (`findings[45].op:
+    None is not of type 'integer'`, not `verify: ... is not valid under any of the given
+    schemas`)."""
     errors = sorted(
-        _validator().iter_errors(report),
+        (_cause(e) for e in _validator().iter_errors(report)),
         key=lambda e: (-len(e.absolute_path), [str(p) for p in e.absolute_path]),
     )
     return [f"{_where(list(e.absolute_path))}: {_message(e)}" for e in errors]
+
+
+def _cause(error: ValidationError) -> ValidationError:
+    """The real cause of `error`: down through `oneOf` and `anyOf` into the one branch the
+    value fits best (leaving out a branch of another type: `null` for an object), its most
+    relevant error (jsonschema's relevance: the deepest first), until an error has no branches
+    or two branches fit equally well (then no one of them is the cause)."""
+    while error.context:
+        best: dict[object, ValidationError] = {}
+        for e in sorted(error.context, key=relevance):
+            if e.validator != "type" or e.relative_path:
+                best.setdefault(e.relative_schema_path[0], e)  # the most relevant of its branch
+        ranked = sorted(best.values(), key=relevance)
+        if not ranked or (len(ranked) > 1 and relevance(ranked[0]) == relevance(ranked[1])):
+            break
+        error = ranked[0]
+    return error
 
 
 def _message(error: ValidationError) -> str:

@@ -1,7 +1,8 @@
 """`firedrill report show`: one drill in the terminal, with rich.
 
-Everything taken from the report goes through `Text` (never rich markup), so brackets in ids,
-paths or procedure output print as they are.
+Everything taken from the report goes through `_text` (a rich `Text`, never markup, of
+`model.printable` text), so brackets in ids, paths or procedure output print as they are, and
+no escape sequence or other control character in a report reaches the terminal.
 
 The verdict panel (with the one-line headline), the headline numbers against their targets,
 the failed checks, the findings grouped by kind, the lost operations and where the files are.
@@ -31,6 +32,11 @@ CLASS_STYLES = {"violation": "red", "allowed": "blue", "leak": "magenta", "warni
 STATUS_STYLES = {"met": "green", "missed": "red", "unmeasured": "yellow", "none": "dim"}
 
 
+def _text(text: object, style: str = "") -> Text:
+    """Text from a report as rich prints it: printable, and never read as markup."""
+    return Text(model.printable(text), style=style)
+
+
 def render_show(
     report: DrillReport,
     console: Console,
@@ -53,24 +59,24 @@ def _panel(report: DrillReport, console: Console, results: list[Check]) -> None:
     scenario = record.scenario
     title = Text()
     title.append(f" {verdict.upper()} ", style=STYLES[verdict])
-    title.append(f"  {scenario.name}", style="bold")
+    title.append(model.printable(f"  {scenario.name}"), style="bold")
     what = " · ".join((scenario.category, scenario.disaster.kind, f"procedure {record.procedure}"))
     passed = sum(c.status == "passed" for c in results)
     lines: list[Text | Table] = [
         title,
-        Text(scenario.description, style="italic"),
-        Text(what, style="dim"),
-        Text(model.headline(report), style="bold"),
-        Text(
+        _text(scenario.description, style="italic"),
+        _text(what, style="dim"),
+        _text(model.headline(report), style="bold"),
+        _text(
             f"started {model.iso(record.started.wall)} · seed {record.seed} · "
             f"backend {record.backend} · {passed} of {len(results)} checks passed",
             style="dim",
         ),
     ]
     if record.error:
-        lines.append(Text(f"error: {record.error}", style="bold yellow"))
+        lines.append(_text(f"error: {record.error}", style="bold yellow"))
     if not record.complete and not record.error:
-        lines.append(Text("partial record: the drill had not ended", style="bold yellow"))
+        lines.append(_text("partial record: the drill had not ended", style="bold yellow"))
     console.print(Panel(Group(*lines), border_style=BORDERS[verdict], title="firedrill drill"))
 
 
@@ -87,10 +93,10 @@ def _measures(report: DrillReport, console: Console) -> None:
         if m.status == "missed" and not m.enforced:
             status += " (not enforced)"
         metrics.add_row(
-            Text(m.label),
-            Text(m.text()),
-            Text(m.target_text()),
-            Text(status, style=STATUS_STYLES[m.status]),
+            _text(m.label),
+            _text(m.text()),
+            _text(m.target_text()),
+            _text(status, style=STATUS_STYLES[m.status]),
         )
     console.print(metrics)
 
@@ -105,12 +111,12 @@ def _checks(console: Console, results: list[Check]) -> None:
         table.add_column("why")
         for c in bad:
             style = "yellow" if c.warn or c.status == "error" else "red"
-            table.add_row(Text(c.name), Text(c.status, style=style), Text(c.message))
+            table.add_row(_text(c.name), _text(c.status, style=style), _text(c.message))
         console.print(table)
     else:
         skipped = sum(c.status == "skipped" for c in results)
         note = f" ({skipped} skipped)" if skipped else ""
-        console.print(Text(f"All {passed} checks passed{note}.", style="green"))
+        console.print(_text(f"All {passed} checks passed{note}.", style="green"))
 
 
 def _findings(report: DrillReport, console: Console, findings_limit: int) -> None:
@@ -133,14 +139,14 @@ def _findings(report: DrillReport, console: Console, findings_limit: int) -> Non
             if g.count > 3:
                 ids += f", … (+{g.count - 3})"
             cells = [
-                Text(g.kind),
-                Text(str(g.count)),
-                Text(str(g.invariant)),
+                _text(g.kind),
+                _text(str(g.count)),
+                _text(str(g.invariant)),
                 classes,
             ]
             if wide:
-                cells.append(Text(ids))
-            table.add_row(*cells, Text(g.remedy))
+                cells.append(_text(ids))
+            table.add_row(*cells, _text(g.remedy))
         console.print(table)
         if len(groups) > findings_limit:
             console.print(f"… and {len(groups) - findings_limit} more kinds")
@@ -155,7 +161,7 @@ def _lost(report: DrillReport, console: Console) -> None:
         style = "red" if counts.get("violation") else "blue"
         losses = len(report.judgement.lost)
         per = f"; {losses} losses, per recipient" if losses != total else ""
-        console.print(Text(f"Lost acknowledged operations: {total} ({detail}{per})", style=style))
+        console.print(_text(f"Lost acknowledged operations: {total} ({detail}{per})", style=style))
     else:
         console.print("Lost acknowledged operations: 0")
 
@@ -167,7 +173,7 @@ def _paths(report: DrillReport, console: Console, report_dir: Path | None) -> No
     if report_dir is not None:
         for name in ("report.json", "report.html", "junit.xml"):
             if (report_dir / name).exists():
-                paths.add_row(name, Text(str(report_dir / name)))
+                paths.add_row(name, _text(str(report_dir / name)))
     where = report.record.paths
     for key, value in (
         ("history", where.history),
@@ -176,7 +182,7 @@ def _paths(report: DrillReport, console: Console, report_dir: Path | None) -> No
         ("kept tree", where.kept_tree),
     ):
         if value:
-            paths.add_row(key, Text(value))
+            paths.add_row(key, _text(value))
     console.print(paths)
 
 
@@ -187,18 +193,18 @@ def render_sequence(
     record, verdict = report.record, report.judgement.verdict.value
     title = Text()
     title.append(f" {verdict.upper()} ", style=STYLES[verdict])
-    title.append(f"  {record.sequence}", style="bold")
+    title.append(model.printable(f"  {record.sequence}"), style="bold")
     ran = max(0, len(record.steps) - 1)
     lines: list[Text | Table] = [
         title,
-        Text(
+        _text(
             f"sequence · procedure {record.procedure} · tier {record.tier} · seed {record.seed}"
             f" · backend {record.backend} · {ran} of {record.planned} step(s) run",
             style="dim",
         ),
     ]
     if record.error:
-        lines.append(Text(f"error: {record.error}", style="bold yellow"))
+        lines.append(_text(f"error: {record.error}", style="bold yellow"))
     console.print(Panel(Group(*lines), border_style=BORDERS[verdict], title="firedrill sequence"))
     steps = Table(title="Steps", box=box.SIMPLE_HEAD, title_justify="left")
     for column in ("n", "step", "seconds", "after it"):
@@ -207,8 +213,8 @@ def render_sequence(
         found = "; ".join(str(f) for f in step.findings) or "matches the model"
         style = "red" if step.findings else ""
         steps.add_row(
-            Text(str(step.n)), Text(step.step), Text(f"{step.seconds:.2f}"), Text(found, style)
+            _text(str(step.n)), _text(step.step), _text(f"{step.seconds:.2f}"), _text(found, style)
         )
     console.print(steps)
     if report_dir is not None:
-        console.print(Text(f"report: {report_dir / 'report.json'}", style="dim"))
+        console.print(_text(f"report: {report_dir / 'report.json'}", style="dim"))

@@ -11,6 +11,7 @@ previous values to judge.
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.drill.report import DrillReport, OlderReport, ReportError, load_report
+from harness.drill.report import DrillReport, OlderReport, ReportError, load_report, parse_json
 from harness.report import model
 
 HISTORY_FILE = "drills.jsonl"
@@ -58,33 +59,47 @@ class TrendEntry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TrendEntry:
-        """Raises ValueError when a field is missing or of the wrong type."""
-
-        def opt_float(key: str) -> float | None:
-            v = data.get(key)
-            if v is None:
-                return None
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise ValueError(f"{key}: not a number")
-            return float(v)
-
-        name, started = data.get("scenario"), opt_float("started")
+        """Raises ValueError when a field is missing, of the wrong type or out of range: a
+        metric not a finite number of at least 0 (RPO in messages a whole one), `started` not
+        a moment a calendar holds."""
+        name, started = data.get("scenario"), _number(data, "started", minimum=-math.inf)
         if not isinstance(name, str) or not name or started is None:
             raise ValueError("scenario and started are required")
-        seed, messages = data.get("seed"), data.get("rpo_messages")
+        if model.when(started) is None:
+            raise ValueError(f"started: {started!r} is not a date")
+        seed, messages = data.get("seed"), _number(data, "rpo_messages")
+        if messages is not None and not messages.is_integer():
+            raise ValueError(f"rpo_messages: {messages!r} is not a count")
         return cls(
             scenario=name,
             started=started,
             verdict=str(data.get("verdict") or "unknown"),
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
             backend=str(data.get("backend") or ""),
-            rto_seconds=opt_float("rto_seconds"),
-            rpo_seconds=opt_float("rpo_seconds"),
-            rpo_messages=int(messages) if isinstance(messages, int | float) else None,
-            backup_window_seconds=opt_float("backup_window_seconds"),
-            restore_seconds=opt_float("restore_seconds"),
+            rto_seconds=_number(data, "rto_seconds"),
+            rpo_seconds=_number(data, "rpo_seconds"),
+            rpo_messages=None if messages is None else int(messages),
+            backup_window_seconds=_number(data, "backup_window_seconds"),
+            restore_seconds=_number(data, "restore_seconds"),
             report=str(data.get("report") or ""),
         )
+
+
+def _number(data: Mapping[str, Any], key: str, *, minimum: float = 0.0) -> float | None:
+    """The number at `key` (None when absent); ValueError unless it is a finite one of at
+    least `minimum`."""
+    v = data.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"{key}: not a number")
+    try:
+        number = float(v)
+    except OverflowError:
+        raise ValueError(f"{key}: too big") from None
+    if not math.isfinite(number) or number < minimum:
+        raise ValueError(f"{key}: {v!r} is out of range")
+    return number
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +186,7 @@ def _entry_of_file(path: Path, shown: Path) -> TrendEntry | None:
 def _entry_of_format_1(path: Path, shown: Path) -> TrendEntry | None:
     """A format 1 report recorded its metrics and verdict at the top: enough for a trend."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
         metrics = data.get("metrics") or {}
         return TrendEntry.from_json(
             {
@@ -193,7 +208,8 @@ def load_history(root: Path) -> list[TrendEntry]:
 
     Without a drills.jsonl, the history is rebuilt from the `*/report.json` under root (reports
     of format 2, and of format 1 by the metrics they recorded). Lines and files that cannot be
-    read are skipped.
+    read are skipped, and so are those with a value out of range (a number that is not finite,
+    a negative metric, a start that is no date: `TrendEntry.from_json`).
     """
     file = root if root.is_file() else root / HISTORY_FILE
     entries: list[TrendEntry] = []
@@ -202,7 +218,7 @@ def load_history(root: Path) -> list[TrendEntry]:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = parse_json(line)
                 if isinstance(data, dict):
                     entries.append(TrendEntry.from_json(data))
             except ValueError:
@@ -280,7 +296,9 @@ def trend_table(
     entries: Sequence[TrendEntry], regressions: Sequence[Regression], *, window: int = 5
 ) -> str:
     """Plain text: per scenario, the latest drill's metrics (in brackets the median of the
-    previous `window` drills of the scenario), then one line per regression."""
+    previous `window` drills of the scenario), then one line per regression. Text from the
+    history is printable (`model.printable`: no escape sequence, no line break, reaches the
+    terminal)."""
     if not entries:
         return "no drills recorded"
     flagged = {(r.scenario, r.metric) for r in regressions}
@@ -290,8 +308,12 @@ def trend_table(
     table = [header]
     for name, runs in by_scenario(entries).items():
         latest = runs[-1]
-        row = [name, str(len(runs)), model.iso(latest.started).removesuffix(" UTC")[:16]]
-        row.append(latest.verdict.upper())
+        row = [
+            model.printable(name, breaks=False),
+            str(len(runs)),
+            model.iso(latest.started).removesuffix(" UTC")[:16],
+            model.printable(latest.verdict.upper(), breaks=False),
+        ]
         for metric in METRICS:
             before = [v for v in (x.value(metric) for x in runs[:-1]) if v is not None]
             before = before[-window:]
@@ -311,7 +333,7 @@ def trend_table(
     if regressions:
         lines.append("")
         lines.append(f"{len(regressions)} regression(s) (! above):")
-        lines += [f"  {r.describe()}" for r in regressions]
+        lines += [f"  {model.printable(r.describe(), breaks=False)}" for r in regressions]
     else:
         lines.append("")
         lines.append("no regressions")

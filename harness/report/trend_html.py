@@ -7,10 +7,12 @@ The charts' geometry and the tables are computed here as plain data; the jinja2 
 from __future__ import annotations
 
 import os
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from harness.report import model, pages
 from harness.report.svg import num, tick_label, ticks
@@ -160,19 +162,27 @@ def _drill(entry: TrendEntry, out_dir: Path, root: Path | None) -> Drill:
     )
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+"""What starts a URL (`javascript:`, `https:`): a report is a file, not a URL."""
+
+
 def link(entry: TrendEntry, out_dir: Path, root: Path | None) -> str:
-    """The href of the entry's report.html as seen from `out_dir` ("" without a report)."""
-    if not entry.report:
+    """The href of the entry's report.html: a relative path as seen from `out_dir` (the
+    entry's report relative to `root`), or a `file:` URL for an absolute one, percent-encoded
+    (a `:`, `?` or `#` in a directory's name is part of the path). "" without a report, or
+    for one that names a URL (`javascript:...`) or no file."""
+    if not entry.report or _SCHEME.match(entry.report):
         return ""
     report = Path(entry.report)
-    if not report.is_absolute() and root is not None:
-        report = root / report
-    html = report.with_name("report.html")
     try:
-        href = os.path.relpath(html.absolute(), out_dir.absolute())
-    except ValueError:
-        href = str(html.absolute())
-    return Path(href).as_posix()
+        html = report.with_name("report.html")
+        if html.is_absolute():  # one leading slash: `//host/...` is not a file here
+            return Path("/" + html.as_posix().lstrip("/")).as_uri()
+        where = root / html if root is not None else html
+        href = os.path.relpath(where.absolute(), out_dir.absolute())
+    except ValueError:  # no file name (`.`), or another drive
+        return ""
+    return quote(Path(href).as_posix(), errors="replace")
 
 
 def render_trend_html(

@@ -10,7 +10,8 @@ in upper case), `items` (the choices of a list's elements), `weights` (the keys 
 weights may have; at least one weight positive).
 
 Every problem raises InvalidScenario naming the file, the field path and the reason; a TOML
-syntax error names the line (`read_toml`).
+syntax error names the line (`read_toml`). A number must be finite (TOML's `nan` and `inf`,
+which every comparison with a target would let through, are refused).
 """
 
 from __future__ import annotations
@@ -43,11 +44,20 @@ def read_toml(path: Path) -> dict[str, Any]:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise InvalidScenario(shown, "file", reason) from exc
     try:
-        return tomllib.loads(text)
+        return parse_toml(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         where = f"line {match.group(1)}" if match else "syntax"
         raise InvalidScenario(shown, where, f"TOML syntax error: {exc}") from exc
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """A TOML document; TOMLDecodeError for a syntax error and for nesting too deep to read
+    (arrays in arrays thousands deep: tomllib recurses)."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError("nested too deeply") from None
 
 
 class Check:
@@ -121,7 +131,11 @@ class Check:
         return value
 
     def number(self, value: float, where: str, rules: Mapping[str, Any], cast: type) -> Any:
-        if not math.isfinite(value):
+        try:  # TOML has nan and inf; an integer may be too big for a float
+            finite = math.isfinite(value)
+        except OverflowError:
+            raise self.fail(where, "too big a number") from None
+        if not finite:
             raise self.fail(where, f"must be a finite number, not {value}")
         if rules.get("positive") and value <= 0:
             raise self.fail(where, f"a target must be more than 0, not {value}")

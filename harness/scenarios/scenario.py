@@ -122,13 +122,24 @@ class Scenario:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Scenario:
-        """The scenario of a saved record, validated again (InvalidScenario)."""
-        tables = {k: data[k] for k in _SECTIONS if k in data}
-        tables["traffic"] = {**tables.get("traffic", {})}
-        tables["traffic"]["mix"] = dict(tables["traffic"].get("mix") or [])
-        tables["expect"] = {k: v for k, v in tables.get("expect", {}).items() if v is not None}
+    def from_json(cls, data: Any) -> Scenario:
+        """The scenario of a saved record, validated again (InvalidScenario, for a value of
+        the wrong type too)."""
+        if not isinstance(data, Mapping):
+            raise InvalidScenario(
+                "report", "scenario", f"must be a table, not {type(data).__name__}"
+            )
         name = str(data.get("name") or "drill")
+        c = Check(f"report {name}")
+        tables = {k: dict(c.table(data[k], k)) for k in _SECTIONS if k in data}
+        tables["traffic"] = tables.get("traffic", {})
+        try:
+            tables["traffic"]["mix"] = dict(
+                c.typed(tables["traffic"].get("mix") or [], "traffic.mix", list)
+            )
+        except (TypeError, ValueError):
+            raise c.fail("traffic.mix", "must be a list of [kind, weight] pairs") from None
+        tables["expect"] = {k: v for k, v in tables.get("expect", {}).items() if v is not None}
         raw = {"name": name, "description": data.get("description", ""), **tables}
         raw["recovery"] = data.get("recovery", "auto")
         scenario = parse_scenario(raw, path=f"report {name}", default_name=name)

@@ -32,7 +32,7 @@ from typing import Any
 from harness.errors import InvalidScenario
 from harness.procedures import Procedure, procedure_for
 from harness.procedures.flaws import flaw
-from harness.scenarios.fields import Check, read_toml
+from harness.scenarios.fields import Check, parse_toml, read_toml
 from harness.scenarios.scenario import Population
 from harness.workload.runner import CONFIG_CHOICES
 
@@ -104,7 +104,7 @@ class Sequence:
 def is_sequence(path: Path) -> bool:
     """True when the TOML file at `path` is a sequence (it has [[step]] tables)."""
     try:
-        return "step" in tomllib.loads(path.read_text())
+        return "step" in parse_toml(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
 
