@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness import __version__
+from harness.cli.types import natural, positive
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS, FiredrillError
 from harness.report.cli import add_report_commands
 
@@ -245,22 +246,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 Adder = Callable[[str, Command, str], argparse.ArgumentParser]
 
 
-def _natural(text: str) -> int:
-    """An integer of at least 0 (a seed)."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _positive(text: str) -> int:
-    """An integer of at least 1 (a count)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="firedrill", description="Disaster-recovery fire drills for InterMail-style mail."
@@ -333,7 +318,7 @@ def _drill_commands(command: Adder) -> None:
     p.add_argument("scenario", nargs="?", help="a scenario name from scenarios/ or a file")
     p.add_argument("--all", action="store_true", help="run the whole catalogue")
     p.add_argument("--backend", choices=("local", "docker"), default="local")
-    p.add_argument("--seed", type=_natural, help="override the scenario's seed")
+    p.add_argument("--seed", type=natural, help="override the scenario's seed")
     p.add_argument("--report-dir", type=Path, default=Path("reports"))
     p.add_argument("--backup-cmd", help="the operator's backup command (custom procedure)")
     p.add_argument("--restore-cmd", help="the operator's restore command (custom procedure)")
@@ -342,8 +327,8 @@ def _drill_commands(command: Adder) -> None:
 
     help_ = "score firedrill's detection: flawed procedures caught, no false alarm"
     p = command("selftest", cmd_selftest, help_)
-    p.add_argument("--seeds", type=_positive, default=2, help="seeds 1..N (default 2)")
-    p.add_argument("--jobs", type=_positive, default=3, help="drills at a time (default 3)")
+    p.add_argument("--seeds", type=positive, default=2, help="seeds 1..N (default 2)")
+    p.add_argument("--jobs", type=positive, default=3, help="drills at a time (default 3)")
     p.add_argument("--report-dir", type=Path, default=Path("reports/selftest"))
     p.add_argument("--json", action="store_true")
 

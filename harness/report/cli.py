@@ -20,9 +20,9 @@ or unreadable report, or one of an older format, in one line).
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
+from harness.cli.types import finite, fraction, positive
 from harness.errors import EXIT_OK, EXIT_VIOLATIONS, FiredrillError
 
 
@@ -43,19 +43,19 @@ def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     p.add_argument(
         "--window",
-        type=_positive_int,
+        type=positive,
         default=5,
         help="compare with the median of this many previous drills (default 5)",
     )
     p.add_argument(
         "--margin",
-        type=_fraction,
+        type=fraction,
         default=0.2,
         help="a regression is worse than median × (1 + F) (default 0.2)",
     )
     p.add_argument(
         "--min-delta",
-        type=_finite,
+        type=finite,
         default=0.0,
         metavar="SECONDS",
         help="and worse than the median by more than this many seconds (default 0)",
@@ -74,31 +74,6 @@ def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p = commands.add_parser("render", help=help_, description=help_)
     p.add_argument("dir", type=Path, help="a report directory (or its report.json)")
     p.set_defaults(func=cmd_render)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _finite(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
-def _finite(text: str) -> float:
-    """A finite number (`nan` would silently disable every comparison, `inf` every scale)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
-    return value
 
 
 def cmd_trend(args: argparse.Namespace) -> int:

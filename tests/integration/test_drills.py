@@ -21,7 +21,7 @@ from harness.scenarios.catalogue import catalogue
 from harness.scenarios.scenario import Scenario, load_scenario, with_custom_commands
 from harness.waiting import poll_last
 from tests.support.drills import leftovers, processes_with, sandboxes
-from tests.support.interrupt import interrupt_drill
+from tests.support.interrupt import drill_until, interrupt_drill
 
 pytestmark = pytest.mark.integration
 
@@ -195,17 +195,7 @@ def test_a_drill_killed_with_sigkill_leaves_a_readable_partial_record(tmp_path: 
     reads, marked incomplete, its verdict unknown, the backup in it (then clean up by hand,
     as an operator would after a lost drill process: `firedrill cleanup`)."""
     before = sandboxes("machine-crash")
-    command = [sys.executable, "-m", "harness.cli.firedrill", "run", "machine-crash"]
-    proc = subprocess.Popen(
-        [*command, "--report-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip().endswith("] traffic after backup"):
-            break
+    proc = drill_until(tmp_path, "machine-crash", "traffic after backup")
     proc.kill()
     proc.wait(timeout=30)
     try:

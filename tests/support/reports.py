@@ -9,8 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.checker.findings import InboxDiffers
 from harness.drill.record import DrillRecord
-from harness.drill.report import DrillReport, load_report, save
+from harness.drill.report import DrillReport, SequenceReport, load_report, save
+from harness.drill.sequence_record import SequenceRecord, StepRecord, judge_sequence
+from harness.history import Stamp
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
 SAMPLES = sorted(p.name for p in FIXTURES.iterdir() if (p / "report.json").is_file())
@@ -42,3 +45,21 @@ def write(directory: Path, report: DrillReport) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     save(directory, report)
     return directory
+
+
+def sequence_sample(first_step: str = "restore") -> SequenceReport:
+    """A failed sequence run: after its one step, an INBOX differs from the model."""
+    finding = InboxDiffers("user1@example.com", "missing ['<sm.1@firedrill.test>']")
+    record = SequenceRecord(
+        "restore-without-mbox",
+        "chapter13",
+        "XS",
+        1,
+        "local",
+        Stamp(1.0, 2.0),
+        f'[[step]]\naction = "{first_step}"\n',
+        (StepRecord(0, "start", 0.0), StepRecord(1, "restore()", 0.5, (finding,))),
+        planned=1,
+        complete=True,
+    )
+    return SequenceReport(record, judge_sequence(record))

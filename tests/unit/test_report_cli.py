@@ -11,15 +11,12 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from harness.checker.findings import InboxDiffers
 from harness.drill.outputs import write_outputs
-from harness.drill.report import DrillReport, SequenceReport, save
-from harness.drill.sequence_record import SequenceRecord, StepRecord, judge_sequence
+from harness.drill.report import DrillReport, save
 from harness.errors import FiredrillError
-from harness.history import Stamp
 from harness.report.cli import add_report_commands
 from harness.report.trend import HISTORY_FILE, load_history
-from tests.support.reports import raw, sample, write
+from tests.support.reports import raw, sample, sequence_sample, write
 from tests.unit.test_report_trend import later
 
 OLDER = Path(__file__).parents[1] / "fixtures" / "reports-v1"
@@ -163,21 +160,8 @@ def test_the_commands_join_firedrills_parser() -> None:
 
 
 def _sequence_report(directory: Path) -> Path:
-    finding = InboxDiffers("user1@example.com", "missing ['<sm.1@firedrill.test>']")
-    record = SequenceRecord(
-        "restore-without-mbox",
-        "chapter13",
-        "XS",
-        1,
-        "local",
-        Stamp(1.0, 2.0),
-        '[[step]]\naction = "restore"\n',
-        (StepRecord(0, "start", 0.0), StepRecord(1, "restore()", 0.5, (finding,))),
-        planned=1,
-        complete=True,
-    )
     directory.mkdir(parents=True)
-    save(directory, SequenceReport(record, judge_sequence(record)))
+    save(directory, sequence_sample())
     return directory
 
 

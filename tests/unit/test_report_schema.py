@@ -16,7 +16,6 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from fixtures.populate import PopulationSummary
-from harness.checker import findings as F_
 from harness.checker.findings import CheckError, Skipped
 from harness.checker.run import CheckReport
 from harness.drill import record as R
@@ -29,7 +28,7 @@ from harness.drill.report import (
     SequenceReport,
     load_report,
 )
-from harness.drill.sequence_record import SequenceRecord, StepRecord, judge_sequence
+from harness.drill.sequence_record import SequenceRecord, StepRecord
 from harness.faults.came_back import CameBack
 from harness.faults.kinds import KINDS
 from harness.faults.record import Damaged, FaultRecord
@@ -38,6 +37,7 @@ from harness.history import Stamp
 from harness.procedures import BackupRecord, RestoreRecord
 from harness.report.schema import schema, validate
 from harness.scenarios import scenario as S
+from tests.support.reports import sequence_sample
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "reports"
 OLDER = Path(__file__).parents[1] / "fixtures" / "reports-v1"
@@ -275,20 +275,7 @@ def test_a_report_of_format_1_is_refused_in_one_line_naming_the_format() -> None
 
 
 def test_a_sequence_report_validates_round_trips_and_is_not_a_drill() -> None:
-    finding = F_.InboxDiffers("user1@example.com", "missing ['<sm.1@firedrill.test>']")
-    record = SequenceRecord(
-        "restore-without-mbox",
-        "chapter13",
-        "XS",
-        1,
-        "local",
-        Stamp(1.0, 2.0),
-        '[[step]]\naction = "backup"\n',
-        (StepRecord(0, "start", 0.0), StepRecord(1, "restore()", 0.5, (finding,))),
-        planned=1,
-        complete=True,
-    )
-    report = SequenceReport(record, judge_sequence(record))
+    report = sequence_sample("backup")
     data = json.loads(json.dumps(report.to_json()))
     assert validate(data) == []
     assert SequenceReport.from_json(data) == report
