@@ -8,7 +8,7 @@ from harness.faults.record import Damaged, FaultContext, Strike
 from harness.faults.spec import Disaster
 from harness.layout import Layout
 from harness.procedures.copying import remove_path
-from harness.servers.wire import SyncWireClient
+from harness.servers.wire import SyncWireClient, WireError
 from harness.store.config import ConfigKey, load
 from harness.store.msgfiles import MessageFiles, is_temporary
 from harness.topology import endpoint
@@ -40,15 +40,22 @@ def empty_mailbox(ctx: FaultContext, spec: Disaster) -> Strike:
     _, address, mailbox = _victim(ctx)
     mss = _wire(ctx.layout, "mss")
     rows = mss.call("rows", mailbox=mailbox, folder="INBOX").result
+    marked = []
     for row in rows:
-        mss.call(
-            "set_flags",
-            mailbox=mailbox,
-            folder="INBOX",
-            uid=row["uid"],
-            flags="".join(sorted(set(row["flags"]) | {"D"})),
-        )
-    mss.call("expunge", mailbox=mailbox, folder="INBOX", uids=[r["uid"] for r in rows])
+        try:
+            mss.call(
+                "set_flags",
+                mailbox=mailbox,
+                folder="INBOX",
+                uid=row["uid"],
+                flags="".join(sorted(set(row["flags"]) | {"D"})),
+            )
+        except WireError as exc:
+            if exc.code != "notfound":
+                raise
+            continue  # a client expunged it meanwhile (traffic runs on): gone already
+        marked.append(row["uid"])
+    mss.call("expunge", mailbox=mailbox, folder="INBOX", uids=marked)
     return f"an operator emptied the INBOX of {address} ({len(rows)} messages)", [
         Damaged("mailbox", mailbox, str(len(rows)))
     ]

@@ -80,7 +80,7 @@ def _work_trees(*scenarios: str) -> set[Path]:
 def test_the_whole_catalogue_passes_on_docker(tmp_path: Path) -> None:
     scenarios = [load_scenario(p) for p in catalogue()]
     before = _work_trees(*(s.name for s in scenarios))
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:  # the drills mostly wait: 4 on 2 cores
         results = list(pool.map(lambda s: _drill(s, tmp_path, "docker"), scenarios))
     failed = {
         s.name: (r.report.judgement.reasons, r.report.record.error)

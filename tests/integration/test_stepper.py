@@ -85,13 +85,16 @@ def test_a_deleted_account_that_still_logs_in_is_one_divergence(stepper: Stepper
 # -- every kind of the step engine: one change, one finding --------------------------------------
 
 
-def _wrong_password(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
+Undo = Callable[[], None]
+
+
+def _wrong_password(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Undo]:
     account = stepper.model.actor(1)
-    account.password = "not-the-password"
-    return account.address
+    password, account.password = account.password, "not-the-password"
+    return account.address, lambda: setattr(account, "password", password)
 
 
-def _fetch_refused(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
+def _fetch_refused(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Undo]:
     account = stepper.model.actor(1)
     real = stepper._inbox
 
@@ -99,38 +102,43 @@ def _fetch_refused(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
         return None if who is account else real(who)
 
     monkeypatch.setattr(stepper, "_inbox", refused)
-    return account.address
+    return account.address, monkeypatch.undo
 
 
-def _damage_never_inflicted(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
-    stepper.model.damage.add(("message-digest-mismatch", "0123456789abcdef"))
-    return "0123456789abcdef"
+def _damage_never_inflicted(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Undo]:
+    damage = ("message-digest-mismatch", "0123456789abcdef")
+    stepper.model.damage.add(damage)
+    return damage[1], lambda: stepper.model.damage.discard(damage)
 
 
-def _check_crashes(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> str:
+def _check_crashes(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Undo]:
     def crashed(root: Path) -> CheckReport:
         return CheckReport(str(root), errors=(CheckError("rows", "RuntimeError: boom"),))
 
     monkeypatch.setattr("harness.drill.stepper.run_check", crashed)
-    return "rows"
+    return "rows", monkeypatch.undo
 
 
-Change = Callable[[Stepper, pytest.MonkeyPatch], str]
+Change = Callable[[Stepper, pytest.MonkeyPatch], tuple[str, Undo]]
 CHANGES: list[tuple[str, Change]] = [
     ("account-unusable", _wrong_password),
     ("inbox-unreadable", _fetch_refused),
     ("checker-missed", _damage_never_inflicted),
     ("checker-error", _check_crashes),
 ]
-"""Changes behind the model's back that `verify` must report: (kind, change -> id)."""
+"""Changes behind the model's back that `verify` must report: (kind, change -> id, undo)."""
 
 
-@pytest.mark.parametrize(("kind", "change"), CHANGES, ids=[k for k, _ in CHANGES])
-def test_one_change_is_exactly_one_finding_of_its_kind(
-    kind: str, change: Change, stepper: Stepper, monkeypatch: pytest.MonkeyPatch
+def test_one_change_at_a_time_is_exactly_one_finding_of_its_kind(
+    stepper: Stepper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    subject = change(stepper, monkeypatch)
-    assert [(d.kind, d.subject) for d in stepper.verify()] == [(kind, subject)]
+    """Each change on the same live installation, undone before the next (one installation
+    for the four: each is restic-style, one damage then exactly one finding)."""
+    for kind, change in CHANGES:
+        subject, undo = change(stepper, monkeypatch)
+        assert [(d.kind, d.subject) for d in stepper.verify()] == [(kind, subject)], kind
+        undo()
+        assert stepper.verify() == [], f"{kind} was not undone"
 
 
 def test_a_step_the_system_refuses_is_one_step_failed_finding(stepper: Stepper) -> None:
