@@ -4,7 +4,9 @@ Append-only JSON lines, written and flushed as things happen, so the file is rea
 harness itself is killed. An operation is two lines: an `invoke` before the client acts and a
 `complete` after it knows the outcome (`ok`, `fail`, or `unknown` when the connection broke
 before the server answered). An invoke without its complete is read back as `unknown`.
-Faults, procedures and phases append `event` lines.
+Faults, procedures and phases append `event` lines. What a client session was shown (IMAP
+UIDVALIDITY, UIDNEXT and UIDs, POP3 unique-ids, each with the Message-ID it named) is a `seen`
+line: the promises of invariant 8 that a recovery must keep.
 """
 
 from __future__ import annotations
@@ -147,6 +149,60 @@ class Stamp:
 
 
 @dataclass(frozen=True, slots=True)
+class Seen:
+    """What one client session was shown of one folder (DESIGN.md invariant 8).
+
+    IMAP (`protocol` "imap"): the folder's UIDVALIDITY and UIDNEXT announced at SELECT (RFC 3501
+    §2.3.1.1) and `ids`, (UID, Message-ID) pairs of the messages the session fetched. POP3
+    ("pop3", folder INBOX, uidvalidity and uidnext 0): `ids` are (unique-id, Message-ID) pairs
+    from UIDL with TOP or RETR (RFC 1939 §7). A Message-ID is "" when the message had none.
+    """
+
+    address: str
+    protocol: str
+    folder: str = "INBOX"
+    uidvalidity: int = 0
+    uidnext: int = 0
+    ids: tuple[tuple[str, str], ...] = ()
+    at: Stamp | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "seen",
+            "address": self.address,
+            "protocol": self.protocol,
+            "folder": self.folder,
+            "uidvalidity": self.uidvalidity,
+            "uidnext": self.uidnext,
+            "ids": [list(pair) for pair in self.ids],
+            "mono": self.at.mono if self.at else 0.0,
+            "wall": self.at.wall if self.at else 0.0,
+        }
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Seen:
+        """Raises ValueError, KeyError or TypeError when `record` is not a seen line."""
+        ids = record.get("ids", [])
+        if not isinstance(ids, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+            for p in ids
+        ):
+            raise ValueError("seen ids are [id, Message-ID] string pairs")
+        numbers = [record.get("uidvalidity", 0), record.get("uidnext", 0)]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+            raise ValueError("seen uidvalidity and uidnext are counts")
+        return cls(
+            str(record["address"]),
+            str(record["protocol"]),
+            str(record.get("folder", "INBOX")),
+            numbers[0],
+            numbers[1],
+            tuple((a, b) for a, b in ids),
+            Stamp(float(record["mono"]), float(record["wall"])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     """One client operation with everything a checker needs to judge it.
 
@@ -261,6 +317,10 @@ class HistoryWriter:
         )
         return at
 
+    def seen(self, seen: Seen) -> None:
+        """Record what a client session was shown (stamped now)."""
+        self._write(replace(seen, at=Stamp.now()).to_json())
+
     def sync(self) -> None:
         with self._lock:
             self._handle.flush()
@@ -322,16 +382,19 @@ class _Completion:
     error: str
 
 
-def _parse(record: Any) -> Operation | tuple[int, _Completion] | Event:
-    """An invoke (an Operation not completed yet), a completion of an index, or an event.
+def _parse(record: Any) -> Operation | tuple[int, _Completion] | Event | Seen:
+    """An invoke (an Operation not completed yet), a completion of an index, an event, or
+    what a client saw.
 
     Raises ValueError, KeyError or TypeError when `record` is not a history record.
     """
     if not isinstance(record, dict):
         raise TypeError(f"a JSON {type(record).__name__}, not an object")
     kind = record.get("type")
-    if kind not in ("invoke", "complete", "event"):
+    if kind not in ("invoke", "complete", "event", "seen"):
         raise ValueError(f"unknown record type {kind!r}")
+    if kind == "seen":
+        return Seen.from_json(record)
     at = Stamp(float(record["mono"]), float(record["wall"]))
     if kind == "invoke":
         return Operation(
@@ -355,8 +418,13 @@ def _parse(record: Any) -> Operation | tuple[int, _Completion] | Event:
     return Event(str(record["kind"]), str(record["name"]), at, detail)
 
 
-def read_history(path: Path) -> Iterator[Operation | Event]:
-    """Operations (in invoke order, paired with their completion) and events, from a file.
+Record = Operation | Event | Seen
+"""What a history holds, as `read_history` yields it."""
+
+
+def read_history(path: Path) -> Iterator[Record]:
+    """Operations (in invoke order, paired with their completion), events and what clients
+    saw, from a file.
 
     A torn last line (the writer was killed mid-write) is ignored; an operation never
     completed is `unknown`. Any other line that is not a history record raises FiredrillError
@@ -366,7 +434,7 @@ def read_history(path: Path) -> Iterator[Operation | Event]:
         return
     invokes: dict[int, Operation] = {}
     completes: dict[int, _Completion] = {}
-    order: list[int | Event] = []
+    order: list[int | Event | Seen] = []
     with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             try:
@@ -389,13 +457,13 @@ def read_history(path: Path) -> Iterator[Operation | Event]:
             if isinstance(item, Operation):
                 invokes[item.index] = item
                 order.append(item.index)
-            elif isinstance(item, Event):
+            elif isinstance(item, Event | Seen):
                 order.append(item)
             else:
                 index, done = item
                 completes[index] = done
     for entry in order:
-        if isinstance(entry, Event):
+        if isinstance(entry, Event | Seen):
             yield entry
             continue
         op = invokes[entry]

@@ -3,7 +3,8 @@
 Each kind is a frozen dataclass; its class attributes say which invariant (DESIGN.md 1-7, 0 for
 files outside the stores) it breaks, how bad it is, and what an operator should do about it.
 Kinds live by where they come from: `store` (the stores as they are), `backup` (the tree
-against a manifest), `history` (acknowledged operations), `drill` (what a drill observes),
+against a manifest), `history` (acknowledged operations), `clients` (what
+clients were told: UIDs, UIDLs, flags), `drill` (what a drill observes),
 `steps` (a live installation against a sequence's reference model).
 `KINDS` names every kind; `finding_from_json` reads one back from a report.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checker.findings import backup, drill, history, steps, store
+from harness.checker.findings import backup, clients, drill, history, steps, store
 from harness.checker.findings.backup import (
     AccountChanged,
     AccountLost,
@@ -28,10 +29,21 @@ from harness.checker.findings.backup import (
     RowResurrected,
 )
 from harness.checker.findings.base import CheckError, Finding, Severity, Skipped, Verdict
+from harness.checker.findings.clients import (
+    AcknowledgedFlagsLost,
+    RedeliveredAfterRestore,
+    UidlReused,
+    UidnextRewound,
+    UidReused,
+    UidvalidityChangedNeedlessly,
+    UidvalidityDecreased,
+)
 from harness.checker.findings.drill import (
+    DamagedByRestart,
     DamageNotRepaired,
     DisasterUndetected,
     ProcedureError,
+    ServedStateDiffers,
     ServiceNotRestored,
     SpoolNotDrained,
 )
@@ -87,7 +99,7 @@ from harness.checker.findings.store import (
 
 KINDS: dict[str, type[Finding]] = {
     cls.kind: cls
-    for module in (store, backup, history, drill, steps)
+    for module in (store, backup, history, clients, drill, steps)
     for cls in vars(module).values()
     if isinstance(cls, type) and issubclass(cls, Finding) and cls is not Finding
 }
@@ -118,6 +130,7 @@ __all__ = [
     "AcknowledgedAccountLost",
     "AcknowledgedConfigLost",
     "AcknowledgedDeleteUndone",
+    "AcknowledgedFlagsLost",
     "AcknowledgedMessageLost",
     "CheckError",
     "CheckerCrashed",
@@ -130,6 +143,7 @@ __all__ = [
     "ConfigMissing",
     "ConfigSyntax",
     "DamageNotRepaired",
+    "DamagedByRestart",
     "DanglingRow",
     "DatabaseCorrupt",
     "DatabaseMissing",
@@ -159,12 +173,14 @@ __all__ = [
     "OrphanMessageFile",
     "ProcedureError",
     "RecoveryFailed",
+    "RedeliveredAfterRestore",
     "RefcountHigh",
     "RefcountLow",
     "RowChanged",
     "RowLost",
     "RowResurrected",
     "RowWithoutFolder",
+    "ServedStateDiffers",
     "ServiceNotRestored",
     "Severity",
     "Skipped",
@@ -174,6 +190,11 @@ __all__ = [
     "StepFailed",
     "StoreMissing",
     "UidAboveNext",
+    "UidReused",
+    "UidlReused",
+    "UidnextRewound",
+    "UidvalidityChangedNeedlessly",
+    "UidvalidityDecreased",
     "Verdict",
     "finding_from_json",
 ]

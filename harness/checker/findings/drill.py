@@ -47,3 +47,26 @@ class DisasterUndetected(Finding):
     severity = Severity.WARNING
     invariant = 0
     remedy = "firedrill check did not notice this disaster before recovery"
+
+
+# invariant 10: what clients are served equals the store, and survives a clean restart
+@dataclass(frozen=True, slots=True)
+class ServedStateDiffers(Finding):
+    kind = "served-state-differs"
+    severity = Severity.VIOLATION
+    invariant = 10
+    remedy = (
+        "clients are served another state than the store holds: the servers kept state from "
+        "before the restore; stop every server before restoring and start them after"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DamagedByRestart(Finding):
+    kind = "damaged-by-restart"
+    severity = Severity.VIOLATION
+    invariant = 10
+    remedy = (
+        "the recovered installation did not survive a clean imctrl stop/start: what the "
+        "restore left behind breaks at the next restart; see the finding it names"
+    )
