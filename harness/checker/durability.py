@@ -38,6 +38,7 @@ from harness.checker.findings import (
     DeletedAccountPresent,
     DuplicateDelivery,
     Finding,
+    RedeliveredAfterRestore,
 )
 from harness.errors import ConfigSyntaxError
 from harness.history import (
@@ -80,6 +81,19 @@ class Expectations:
     config: dict[str, tuple[str, set[str], int]] = field(default_factory=dict)
     """key -> (last acknowledged value, values an unknown later change may have left)."""
     message_ids: set[str] = field(default_factory=set)
+    spooled: frozenset[str] = frozenset()
+    """Message-IDs the restored backup's spool held (see `check_history`)."""
+
+    def duplicate(self, subject: str, detail: str, op: int) -> Finding:
+        """A second copy: delivered again by the restore, or a crash's at-least-once copy."""
+        message_id = subject.split(":", 1)[-1]
+        if message_id in self.spooled:
+            return RedeliveredAfterRestore(
+                subject,
+                f"{detail}; the backup's spool held it, the restore delivered it again",
+                op=op,
+            )
+        return DuplicateDelivery(subject, detail, op=op)
 
     def fault_between(self, first: int, last: int) -> bool:
         """Is there a fault event after history position `first` and before `last`?"""
@@ -123,9 +137,17 @@ def expectations(history: Path) -> Expectations:
     return exp
 
 
-def check_history(ctx: CheckContext, history: Path) -> Iterator[Finding]:
-    """Findings for acknowledged operations whose effect is missing (or undone)."""
+def check_history(
+    ctx: CheckContext, history: Path, *, spooled: frozenset[str] = frozenset()
+) -> Iterator[Finding]:
+    """Findings for acknowledged operations whose effect is missing (or undone).
+
+    `spooled`: after a restore, the Message-IDs the backup's spool held. A second copy of one
+    of them is the restore delivering it again (`redelivered-after-restore`, a violation), not
+    the at-least-once duplicate a crash may leave (`duplicate-delivery`, a warning).
+    """
     exp = expectations(history)
+    exp.spooled = spooled
     needs = ("entry/entry.db", "index/index.db", "msgid/msgid.db", "mbox/rows.db")
     if not ctx.require("history", *needs):
         return
@@ -183,9 +205,7 @@ def _copies(
     acked = [d for d in exp.deleted.get(key, []) if d.op.acknowledged]
     if not acked:
         if len(arrivals) > 1:
-            yield DuplicateDelivery(
-                subject, f"{len(arrivals)} copies for {address}", op=delivery.op.index
-            )
+            yield exp.duplicate(subject, f"{len(arrivals)} copies for {address}", delivery.op.index)
         return
     if not arrivals:
         return
@@ -193,19 +213,19 @@ def _copies(
     older = [a for a in arrivals if a < math.floor(last.op.invoked.wall)]
     deletions = ", ".join(str(d.op.index) for d in acked)
     if not older:  # every copy came after the deletions: delivered again
-        yield DuplicateDelivery(
+        yield exp.duplicate(
             subject,
             f"{len(arrivals)} copies for {address} delivered again after the acknowledged "
             f"deletion(s) (op {deletions})",
-            op=delivery.op.index,
+            delivery.op.index,
         )
     elif len(acked) > 1 or exp.fault_between(delivery.position, last.position):
-        yield DuplicateDelivery(
+        yield exp.duplicate(
             subject,
             f"{len(arrivals)} copies for {address} left after {len(acked)} acknowledged "
             f"deletion(s) (op {deletions}): a redelivery stored more than one, unless a "
             "deletion did not last",
-            op=delivery.op.index,
+            delivery.op.index,
         )
     else:
         yield AcknowledgedDeleteUndone(subject, f"mailbox of {address}", op=last.op.index)

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from harness.checker.findings import (
     AcknowledgedAccountLost,
+    AcknowledgedFlagsLost,
     AcknowledgedConfigLost,
     AcknowledgedDeleteUndone,
     AcknowledgedMessageLost,
@@ -46,6 +47,7 @@ HISTORY_KINDS = (
     AcknowledgedAccountLost,
     DeletedAccountPresent,
     AcknowledgedConfigLost,
+    AcknowledgedFlagsLost,
 )
 """Findings about an acknowledged operation (they carry its history index, `op`)."""
 
