@@ -3,6 +3,9 @@
 Each flaw is a procedure (a variation of chapter 13.4), the catalogue scenario in which its
 mistake must show, and the finding kinds that prove it was caught. `firedrill selftest` runs
 them all, and the correct procedures on the whole catalogue, and scores the detection.
+
+A flaw makes one mistake: its own restore still gives every folder a new UIDVALIDITY like the
+built-in one (`new_uidvalidity`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from harness.procedures import (
     Chapter13,
     ProcedureContext,
     copy_path,
+    new_uidvalidity,
     remove_path,
 )
 from harness.store.msgfiles import MessageFiles, is_temporary
@@ -139,6 +143,7 @@ class RestoreWithoutRemoving(Chapter13):
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
         shutil.copytree(directory / "tree", ctx.layout.root, dirs_exist_ok=True, symlinks=True)
+        new_uidvalidity(ctx, directory)
         ctx.backend.start()
 
 
@@ -150,6 +155,7 @@ class RestoreOnCorruptedTree(Chapter13):
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
         _put_back(ctx, directory / "tree", DATABASES)
+        new_uidvalidity(ctx, directory)
         ctx.backend.start()
 
 
@@ -201,6 +207,7 @@ class OlderBackupRestored(Chapter13):
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
         _put_back(ctx, directory / "older", BACKUP_PATHS)
+        new_uidvalidity(ctx, directory)
         ctx.backend.start()
 
 
