@@ -41,8 +41,9 @@ from harness.checker.findings import (
 )
 from harness.history import Delete, Operation, Seen, SetFlag, read_history
 from harness.servers.imap.render import FLAG_NAMES
-from harness.servers.pop3.maildrop import INBOX, unique_ids
+from harness.servers.pop3.maildrop import INBOX
 from harness.store.records import Account, FolderMeta, MsgRecord, Row, address_key, folder_prefix
+from harness.store.uids import uidl
 
 NEEDS = ("entry/entry.db", "index/index.db", "msgid/msgid.db", "mbox/folders.db", "mbox/rows.db")
 
@@ -165,11 +166,11 @@ def _folder(
 
 
 def _uidls(address: str, promised: dict[str, str], now: dict[str, str]) -> Iterator[Finding]:
-    for uidl, message_id in sorted(promised.items()):
-        current = now.get(uidl)
+    for unique_id, message_id in sorted(promised.items()):
+        current = now.get(unique_id)
         if current is not None and current != message_id:
             yield UidlReused(
-                f"{address}/{uidl}", f"clients saw {message_id}, it now names {current}"
+                f"{address}/{unique_id}", f"clients saw {message_id}, it now names {current}"
             )
 
 
@@ -232,10 +233,13 @@ class _Store:
         return {row.key.uid: self._header.get(row.msgid, "") for row in rows}
 
     def uidls(self, mailbox: str) -> dict[str, str]:
-        rows = sorted(self._rows.get((mailbox, INBOX), []), key=lambda r: r.key.uid)
+        """The POP3 unique-id of each INBOX message (`harness.store.uids.uidl`, the rule the
+        POP3 server serves) -> its Message-ID."""
+        meta = self.folder(mailbox, INBOX)
+        uidvalidity = meta.uidvalidity if meta else 0
         return {
-            uidl: self._header.get(row.msgid, "")
-            for uidl, row in zip(unique_ids(rows), rows, strict=True)
+            uidl(row.key.uid, uidvalidity): self._header.get(row.msgid, "")
+            for row in self._rows.get((mailbox, INBOX), [])
         }
 
     def flags_of(self, mailbox: str, message_id: str) -> list[frozenset[str]]:

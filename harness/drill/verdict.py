@@ -22,9 +22,9 @@ from enum import StrEnum
 
 from harness.checker.findings import (
     AcknowledgedAccountLost,
-    AcknowledgedFlagsLost,
     AcknowledgedConfigLost,
     AcknowledgedDeleteUndone,
+    AcknowledgedFlagsLost,
     AcknowledgedMessageLost,
     DamageNotRepaired,
     DeletedAccountPresent,

@@ -21,11 +21,11 @@ from harness.checker.run import run_check
 from harness.history import Deliver, HistoryWriter, Outcome, Seen, SetFlag
 from harness.layout import Layout
 from harness.manifest import write_manifest
-from harness.servers.pop3.maildrop import unique_ids
 from harness.store.directory import Directory
 from harness.store.messagestore import MessageStore, Target
 from harness.store.records import Account, Flag, FolderMeta, RowKey
 from harness.store.spool import Spool
+from harness.store.uids import uidl
 
 pytestmark = pytest.mark.integration
 
@@ -73,11 +73,9 @@ class Lab:
 
     def pop_sees(self, uid: int, message_id: str) -> str:
         """A POP3 session lists alice's maildrop and reads the message at `uid`; its UIDL."""
-        with MessageStore(self.layout) as store:
-            rows = sorted(store.rows(self.alice.mailbox, "INBOX"), key=lambda r: r.key.uid)
-        uidl = dict(zip((r.key.uid for r in rows), unique_ids(rows), strict=True))[uid]
-        self.history.seen(Seen(self.alice.address, "pop3", ids=((uidl, message_id),)))
-        return uidl
+        unique_id = uidl(uid, self.folder().uidvalidity)
+        self.history.seen(Seen(self.alice.address, "pop3", ids=((unique_id, message_id),)))
+        return unique_id
 
     def newest(self) -> tuple[int, str]:
         """The UID and Message-ID of the newest message of alice's INBOX."""
