@@ -52,6 +52,7 @@ from harness.history import (
     Provision,
     read_history,
 )
+from harness.manifest import QueuedCopies
 from harness.store import config as configdb
 from harness.store.records import Account, MsgRecord, Row, address_key
 
@@ -81,13 +82,18 @@ class Expectations:
     config: dict[str, tuple[str, set[str], int]] = field(default_factory=dict)
     """key -> (last acknowledged value, values an unknown later change may have left)."""
     message_ids: set[str] = field(default_factory=set)
-    spooled: frozenset[str] = frozenset()
-    """Message-IDs the restored backup's spool held (see `check_history`)."""
+    queued: QueuedCopies = field(default_factory=QueuedCopies)
+    """What the restored backup's spool held (see `check_history`)."""
 
-    def duplicate(self, subject: str, detail: str, op: int) -> Finding:
-        """A second copy: delivered again by the restore, or a crash's at-least-once copy."""
-        message_id = subject.split(":", 1)[-1]
-        if message_id in self.spooled:
+    def duplicate(
+        self, key: tuple[str, str], mailbox: str, copies: int, detail: str, op: int
+    ) -> Finding:
+        """A second copy: delivered again by the restore (more copies than the backup held in
+        the mailbox and its spool together), or a crash's at-least-once copy."""
+        address, message_id = key
+        subject = f"{mailbox}:{message_id}"
+        allowed = self.queued.allowed(address, mailbox, message_id)
+        if allowed is not None and copies > allowed:
             return RedeliveredAfterRestore(
                 subject,
                 f"{detail}; the backup's spool held it, the restore delivered it again",
@@ -138,16 +144,17 @@ def expectations(history: Path) -> Expectations:
 
 
 def check_history(
-    ctx: CheckContext, history: Path, *, spooled: frozenset[str] = frozenset()
+    ctx: CheckContext, history: Path, *, queued: QueuedCopies | None = None
 ) -> Iterator[Finding]:
     """Findings for acknowledged operations whose effect is missing (or undone).
 
-    `spooled`: after a restore, the Message-IDs the backup's spool held. A second copy of one
-    of them is the restore delivering it again (`redelivered-after-restore`, a violation), not
-    the at-least-once duplicate a crash may leave (`duplicate-delivery`, a warning).
+    `queued`: after a restore, what the backup's spool held (`harness.manifest.queued_copies`).
+    More copies of a queued message than the backup held in the mailbox and the spool together
+    is the restore delivering it again (`redelivered-after-restore`, a violation), not the
+    at-least-once duplicate a crash may leave (`duplicate-delivery`, a warning).
     """
     exp = expectations(history)
-    exp.spooled = spooled
+    exp.queued = queued or QueuedCopies()
     needs = ("entry/entry.db", "index/index.db", "msgid/msgid.db", "mbox/rows.db")
     if not ctx.require("history", *needs):
         return
@@ -205,7 +212,13 @@ def _copies(
     acked = [d for d in exp.deleted.get(key, []) if d.op.acknowledged]
     if not acked:
         if len(arrivals) > 1:
-            yield exp.duplicate(subject, f"{len(arrivals)} copies for {address}", delivery.op.index)
+            yield exp.duplicate(
+                key,
+                mailbox,
+                len(arrivals),
+                f"{len(arrivals)} copies for {address}",
+                delivery.op.index,
+            )
         return
     if not arrivals:
         return
@@ -214,14 +227,18 @@ def _copies(
     deletions = ", ".join(str(d.op.index) for d in acked)
     if not older:  # every copy came after the deletions: delivered again
         yield exp.duplicate(
-            subject,
+            key,
+            mailbox,
+            len(arrivals),
             f"{len(arrivals)} copies for {address} delivered again after the acknowledged "
             f"deletion(s) (op {deletions})",
             delivery.op.index,
         )
     elif len(acked) > 1 or exp.fault_between(delivery.position, last.position):
         yield exp.duplicate(
-            subject,
+            key,
+            mailbox,
+            len(arrivals),
             f"{len(arrivals)} copies for {address} left after {len(acked)} acknowledged "
             f"deletion(s) (op {deletions}): a redelivery stored more than one, unless a "
             "deletion did not last",

@@ -18,7 +18,7 @@ from harness.checker.durability import check_history
 from harness.checker.findings import CheckError, Finding, Severity, Skipped, Verdict
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS, NotAnInstallation
 from harness.history import validate_history
-from harness.manifest import summarize, validate_manifest
+from harness.manifest import queued_copies, validate_manifest
 from harness.sandbox import require_installation
 
 Check = Callable[[CheckContext], Iterator[Finding]]
@@ -107,8 +107,8 @@ def run_check(
             if against is not None:
                 checks.append(("manifest", lambda c: compare(c, against)))
             if history is not None:
-                spooled = spooled_at_backup(against)
-                checks.append(("history", lambda c: check_history(c, history, spooled=spooled)))
+                queued = queued_copies(against)
+                checks.append(("history", lambda c: check_history(c, history, queued=queued)))
                 restored = against is not None
                 checks.append(("clients", lambda c: check_clients(c, history, restored=restored)))
             for name, check in checks:
@@ -142,8 +142,3 @@ def _run_one(
                 name, f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})"
             )
         )
-
-
-def spooled_at_backup(manifest: Path | None) -> frozenset[str]:
-    """The Message-IDs the spool of the backup a manifest describes held (none without one)."""
-    return frozenset(summarize(manifest).spool_header_ids) if manifest else frozenset()
