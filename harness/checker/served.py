@@ -14,8 +14,9 @@ At tier M and above a seeded sample of at most `SAMPLE` followed accounts is com
 `POP3_SAMPLE` of those over POP3, drawn with the drill's seed (the same sample every time for
 the same history). Each difference is one `ServedStateDiffers` whose subject is
 `ADDRESS/FOLDER/UID` (a message), `ADDRESS/FOLDER` (UIDVALIDITY or UIDNEXT, or a folder that
-cannot be read), `ADDRESS/imap` (no IMAP session) or `ADDRESS/pop3` (the UIDL listing), and
-whose detail says what was served and what is stored. Nothing here raises: an account or a
+cannot be read), `ADDRESS/imap` (no IMAP session), `ADDRESS/pop3` (the UIDL listing) or
+`ADDRESS/store` (the mailbox's records cannot be read), and whose detail says what was served
+and what is stored. Nothing here raises: an account or a
 folder that cannot be read is a finding, a store that cannot be read is a skip (the offline
 check reports it), and a crash of the comparison itself is recorded as `error` (the invariant
 is then unknown, not passed).
@@ -339,7 +340,7 @@ def compare(
     with scratch_copy(layout, ("mbox", "msgid")) as stores:
         if not stores.readable("mbox/folders.db", "mbox/rows.db"):
             return ServedReport(skipped="db/mbox cannot be read (the offline check says why)")
-        stored = [stored_mailbox(stores, who.mailbox) for who in logins]
+        stored = [_stored_or_why(stores, who) for who in logins]
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="served") as pool:
         done = list(
             pool.map(
@@ -368,7 +369,20 @@ class _Compared:
     pop3: bool
 
 
-def _account(endpoints: Endpoints, who: Login, stored: StoredMailbox, pop3: bool) -> _Compared:
+def _stored_or_why(stores: ScratchStores, who: Login) -> StoredMailbox | Finding:
+    """The account's mailbox as stored, or the finding saying it cannot be read."""
+    try:
+        return stored_mailbox(stores, who.mailbox)
+    except Exception as exc:  # a damaged record: this account is not compared, the rest are
+        detail = f"the store's records of mailbox {who.mailbox} cannot be read: {exc}"
+        return ServedStateDiffers(f"{who.address}/store", detail[:300])
+
+
+def _account(
+    endpoints: Endpoints, who: Login, stored: StoredMailbox | Finding, pop3: bool
+) -> _Compared:
+    if isinstance(stored, Finding):
+        return _Compared((stored,), 0, 0, False)
     findings: list[Finding] = []
     folders = messages = 0
     for found, compared in _imap(endpoints, who, stored.folders):
