@@ -9,7 +9,11 @@ For every tier:
    `run_drill`. Its sandbox (installation + backup) is created under the scratch directory (by
    pointing `tempfile.tempdir` there) and its report under `<scratch>/reports`. Printed: the
    wall time of every phase from report.json's timeline, the total, the verdict (the reasons if
-   it is not `pass`) and the metrics (RTO, backup window, restore duration, RPO).
+   it is not `pass`) and the metrics (RTO, backup window, restore duration, RPO). Then the
+   work invariant 10 adds after the recovery, from the record: in verify, the offline check
+   and the served comparison (accounts compared); the restart phase's stop, start until
+   service ready, offline check again and served comparison again; and the served comparison
+   plus the restart phase as a share of the verify phase (the budget: under 30 % at tier M).
 2. **copy**: a fresh installation of the tier (seed 1, servers not running) and the 8 paths of
    chapter 13.4 (`BACKUP_PATHS`):
    (a) backup: `copy_path` of each path into a backup tree, as `Chapter13.backup` copies;
@@ -58,6 +62,7 @@ from typing import Any
 from fixtures.populate import populate
 from fixtures.tiers import tier
 from harness.accounts import lab_accounts
+from harness.drill.record import DrillRecord
 from harness.drill.runner import DrillOptions, run_drill
 from harness.environments.local import LocalBackend
 from harness.environments.network import lease_network
@@ -81,6 +86,7 @@ PHASES = (
     "service ready",
     "spool drained",
     "verify",
+    "restart",
     "verdict",
 )
 METRICS = (
@@ -90,6 +96,17 @@ METRICS = (
     ("RPO", "rpo_messages", "messages"),
     ("RPO", "rpo_seconds", "s"),
 )
+AFTER = (
+    ("verify: offline check", "check_s"),
+    ("verify: served comparison", "served_s"),
+    ("  accounts / UIDs compared", "served_accounts"),
+    ("restart: stop all servers", "stop_s"),
+    ("restart: start until service ready", "start_s"),
+    ("restart: offline check again", "check_again_s"),
+    ("restart: served comparison again", "served_again_s"),
+    ("(served comparison + restart) / verify", "share"),
+)
+"""Invariant 10's work after the recovery: its label and its key in DrillRun.after."""
 SEED = 1
 BYTES_PER_MESSAGE = 50_000
 # copy: the source and two outputs of each of (a)-(d), none deleted before the end
@@ -148,6 +165,7 @@ class DrillRun:
     report_dir: str
     load_peak: float = 0.0  # highest 1-minute load average sampled during the drill
     backend: str = "local"
+    after: dict[str, float] = field(default_factory=dict)  # invariant 10's work: see AFTER
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -255,6 +273,7 @@ def drill(tier_name: str, scratch: Path, backend: str = "local") -> DrillRun:
         for t in judgement.targets
     ]
     return DrillRun(
+        after=after_recovery(record, phases),
         tier=tier_name,
         verdict=result.verdict.value,
         reasons=list(judgement.reasons),
@@ -269,6 +288,41 @@ def drill(tier_name: str, scratch: Path, backend: str = "local") -> DrillRun:
         load_peak=load.peak,
         backend=backend,
     )
+
+
+def after_recovery(record: DrillRecord, phases: dict[str, float]) -> dict[str, float]:
+    """Invariant 10's work from a drill's record (seconds; `share` a fraction): what verify
+    spent on the offline check and the served comparison, what the restart phase spent on
+    each of its steps, and the served comparison plus the restart phase over verify."""
+    figures: dict[str, float] = {}
+    verify, restart = record.verify, record.restart
+    if verify is not None:
+        figures["check_s"] = verify.check.seconds
+        if verify.served is not None:
+            figures["served_s"] = verify.served.seconds
+            figures["served_accounts"] = verify.served.accounts
+            figures["served_messages"] = verify.served.messages
+    if restart is not None:
+        figures["stop_s"] = restart.stop_seconds
+        figures["start_s"] = restart.start_seconds
+        if restart.check is not None:
+            figures["check_again_s"] = restart.check.seconds
+        if restart.served is not None:
+            figures["served_again_s"] = restart.served.seconds
+    if phases.get("verify") and "served_s" in figures and "restart" in phases:
+        figures["share"] = (figures["served_s"] + phases["restart"]) / phases["verify"]
+    return figures
+
+
+def after_cell(run: DrillRun, key: str) -> str:
+    value = run.after.get(key)
+    if value is None:
+        return "-"
+    if key == "share":
+        return f"{value:.0%}"
+    if key == "served_accounts":
+        return f"{value:.0f} / {run.after.get('served_messages', 0):.0f}"
+    return f"{value:.2f} s"
 
 
 # -- 2. copying --------------------------------------------------------------------------------
@@ -481,6 +535,8 @@ def drill_table(runs: Sequence[DrillRun]) -> str:
         rows.append([name, *(fmt_s(r.phases.get(name)) for r in runs)])
     rows.append(["total (end of verdict)", *(fmt_s(r.total_s) for r in runs)])
     rows.append(["run_drill wall (+ teardown)", *(fmt_s(r.wall_s) for r in runs)])
+    for label, key in AFTER:
+        rows.append([label, *(after_cell(r, key) for r in runs)])
     rows.append(["drill verdict", *(r.verdict for r in runs)])
     rows.append(["peak 1-min load average", *(f"{r.load_peak:.1f}" for r in runs)])
     for label, key, unit in METRICS:

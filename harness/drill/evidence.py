@@ -1,8 +1,9 @@
 """The verify phase and the evidence the verdict needs, read from the installation, the
 history and the backup: the final check, when each operation a finding names was
 acknowledged, which orphan files the backup did not hold, whether what the disaster destroyed
-came back, what the backup's spool held and how much of it was delivered; and the backup
-itself checked as a recovery point.
+came back, what the backup's spool held and how much of it was delivered, what the followed
+accounts are served against what the store holds; and the backup itself checked as a
+recovery point.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from harness.checker.databases import items, scratch_copy
 from harness.checker.findings import OrphanMessageFile
-from harness.checker.run import run_check
+from harness.checker.run import CheckReport, run_check
+from harness.checker.served import Access, ServedReport, served_state
 from harness.drill.record import Acknowledged, BackupPhase, RecoveryPoint, VerifyRecord
 from harness.errors import FiredrillError
 from harness.faults.came_back import CameBack, Restored, came_back
@@ -34,13 +36,18 @@ def verify(
     scenario: Scenario,
     backup: BackupPhase | None,
     fault: FaultRecord | None,
+    *,
+    access: Access | None,
+    seed: int,
 ) -> VerifyRecord:
     """Invariants 1-7 against the history (and, after a restore, the backup's manifest),
-    with the evidence the verdict needs."""
+    with the evidence the verdict needs, and invariant 10's served comparison through
+    `access` (None: the service is not back, nothing is compared; `seed` draws the sample).
+    Raises FiredrillError only for bad input (no installation, a malformed history)."""
     restored = scenario.recovery_action == "restore"
     taken = backup.backup if backup else None
     manifest = taken.manifest if restored and taken else None
-    check = run_check(layout.root, history=history.path, against=manifest)
+    check = final_check(layout, history.path, scenario, backup)
     summary = summarize(manifest) if manifest else None
     named = {f.op for f in check.findings if f.op is not None}
     orphans = [
@@ -52,7 +59,30 @@ def verify(
         not_in_backup=tuple(m for m in orphans if summary and m not in summary.messages),
         came_back=came_back_after(layout, fault, summary) if restored and fault else (),
         spooled_delivered=delivered(layout, backup.spooled if backup else ()),
+        served=served(layout, access, history.path, scenario, seed),
     )
+
+
+def final_check(
+    layout: Layout, history: Path, scenario: Scenario, backup: BackupPhase | None
+) -> CheckReport:
+    """The offline check of the recovered installation: every invariant check, the history's
+    acknowledged operations, and after a restore the backup's manifest (the same call after
+    the restart cycle as in verify)."""
+    taken = backup.backup if backup else None
+    restored = scenario.recovery_action == "restore"
+    manifest = taken.manifest if restored and taken else None
+    return run_check(layout.root, history=history, against=manifest)
+
+
+def served(
+    layout: Layout, access: Access | None, history: Path, scenario: Scenario, seed: int
+) -> ServedReport:
+    """What the followed accounts are served against the store (skipped when `access` is
+    None: the service is not back)."""
+    if access is None:
+        return ServedReport(skipped="the service is not back: nothing is served")
+    return served_state(layout, access, history, tier=scenario.population.tier, seed=seed)
 
 
 def acknowledged(history: Path, ops: set[int]) -> tuple[Acknowledged, ...]:

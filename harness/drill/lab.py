@@ -93,6 +93,12 @@ def prober(layout: Layout) -> Credentials:
     raise FiredrillError(f"no active lab account with a password in {layout.root}")
 
 
+def passwords(layout: Layout) -> dict[str, str]:
+    """Address (lower case) -> password of every lab account that has one, as the tree's
+    record of them says now."""
+    return {a.address.lower(): a.password for a in lab_accounts(layout.root) if a.password}
+
+
 @contextlib.contextmanager
 def servers(layout: Layout, backend: str) -> Iterator[Backend]:
     """The backend called `backend` for this installation; closed (every server down, none

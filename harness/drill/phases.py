@@ -1,6 +1,7 @@
 """The phases of a drill: each a function that takes what it needs and returns a frozen record
 (harness.drill.record). They act on the running `Lab` (resources, not results); the runner
-composes their records. The last one, verify, is in harness.drill.evidence.
+composes their records. Verify is in harness.drill.evidence; the restart cycle after it
+(`restart`) is the last one here.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ import contextlib
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.checker.run import run_check
-from harness.drill.evidence import recovery_point, spooled_ids
+from harness.checker.served import Access
+from harness.drill.evidence import final_check, recovery_point, served, spooled_ids
 from harness.drill.lab import Sandbox
 from harness.drill.record import (
     BackupPhase,
     DetectionRecord,
     ReadyRecord,
     RecoveryRecord,
+    RestartRecord,
     SpoolRecord,
     StartRecord,
 )
@@ -65,7 +68,10 @@ IN_FLIGHT = 0.3
 @dataclass(frozen=True, slots=True)
 class Lab:
     """The running lab the phases act on: the sandbox, its backend, the history, where the
-    clients connect and with which login the probes check service, the report directory."""
+    clients connect and with which login the probes check service, the report directory, and
+    the lab accounts' passwords as they were when it started (address, lower case ->
+    password: the served comparison logs in with them after a disaster destroyed the tree's
+    own record of them)."""
 
     box: Sandbox
     backend: Backend
@@ -73,10 +79,16 @@ class Lab:
     endpoints: Endpoints
     prober: Credentials
     report_dir: Path
+    passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def layout(self) -> Layout:
         return self.box.layout
+
+    @property
+    def access(self) -> Access:
+        """How the served comparison reaches the servers."""
+        return Access(self.endpoints, self.passwords)
 
 
 def stamp_at(mono: float) -> Stamp:
@@ -251,3 +263,40 @@ def spool(lab: Lab, served: bool, ready_timeout: float) -> SpoolRecord:
     """Wait until the MTA delivered what is queued (briefly when service is not back)."""
     timeout = SPOOL_TIMEOUT if served else ready_timeout / 8
     return SpoolRecord(wait_drained(lab.layout.spool, timeout), timeout)
+
+
+def restart(
+    lab: Lab, scenario: Scenario, backup: BackupPhase | None, seed: int, timeout: float
+) -> RestartRecord:
+    """Invariant 10's clean restart of the recovered installation: `imctrl stop allservers`
+    then `start allservers` through the backend, wait until every protocol serves a client
+    again (the probe of `ready`, at most `timeout` seconds), then the offline check and the
+    served comparison again. A stop or start that fails is recorded (`failed`), not raised;
+    the offline check runs whatever happened (it reads the tree), the served comparison only
+    when the service came back."""
+    began = time.monotonic()
+    failed = ""
+    try:
+        lab.backend.stop()
+    except FiredrillError as exc:
+        failed = f"imctrl stop allservers: {exc}"
+    stopped = time.monotonic()
+    at = None
+    if not failed:
+        try:
+            lab.backend.start()
+            at = wait_until_serving(lab.endpoints, lab.prober, timeout)
+        except FiredrillError as exc:
+            failed = f"imctrl start allservers: {exc}"
+    started = time.monotonic() if at is None else at
+    check = final_check(lab.layout, lab.history.path, scenario, backup)
+    again = None if at is None else served(lab.layout, lab.access, lab.history.path, scenario, seed)
+    return RestartRecord(
+        round(stopped - began, 3),
+        round(started - stopped, 3),
+        None if at is None else stamp_at(at),
+        timeout,
+        check,
+        again,
+        failed,
+    )

@@ -2,7 +2,8 @@
 
 Each phase of the runner is a function that returns a frozen record (`PopulationSummary`,
 `StartRecord`, `BackupPhase`, `FaultRecord`, `DetectionRecord`, `RecoveryRecord`,
-`ReadyRecord`, `SpoolRecord`, `VerifyRecord`, `TrafficRecord`); the runner composes them with
+`ReadyRecord`, `SpoolRecord`, `VerifyRecord`, `RestartRecord`, `TrafficRecord`); the runner
+composes them with
 `dataclasses.replace` and saves the record after every phase, so a killed drill leaves a
 readable partial record (`complete` false). The record holds facts only: the verdict is a pure
 function of it (`harness.drill.verdict.judge`).
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from fixtures.populate import PopulationSummary
 from harness.checker.run import CheckReport
+from harness.checker.served import ServedReport
 from harness.drill.codec import Jsonable
 from harness.faults.came_back import CameBack
 from harness.faults.record import FaultRecord
@@ -122,14 +124,38 @@ class VerifyRecord:
     """The final check of the recovered installation against the history (and the backup's
     manifest after a restore), with the evidence the verdict needs: when each operation a
     finding names was acknowledged, orphan message files the backup did not hold (left behind
-    by the restore), whether each thing the disaster destroyed came back, and how many of the
-    backup's spooled messages were delivered after the recovery."""
+    by the restore), whether each thing the disaster destroyed came back, how many of the
+    backup's spooled messages were delivered after the recovery, and what the followed
+    accounts are served against what the store holds (`served`, invariant 10; None when they
+    were not compared)."""
 
     check: CheckReport
     acknowledged: tuple[Acknowledged, ...] = ()
     not_in_backup: tuple[str, ...] = ()
     came_back: tuple[CameBack, ...] = ()
     spooled_delivered: int = 0
+    served: ServedReport | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestartRecord:
+    """The clean restart after verify (invariant 10: the recovered installation survives it).
+
+    `imctrl stop allservers` took `stop_seconds`; `start allservers` until every protocol
+    served a client again took `start_seconds` (`ready` None: not within `timeout` seconds;
+    `failed`: the stop or the start raised, with its message). Then the offline check again
+    (`check`, the call verify makes) and the served comparison again (`served`; None when
+    the service did not come back). What the restart damaged is derived from these and
+    verify's by the verdict (`harness.drill.verdict.restart_damage`). Not part of the RTO:
+    service was ready before verify."""
+
+    stop_seconds: float
+    start_seconds: float
+    ready: Stamp | None
+    timeout: float
+    check: CheckReport | None = None
+    served: ServedReport | None = None
+    failed: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +199,7 @@ class DrillRecord(Jsonable):
     ready: ReadyRecord | None = None
     spool: SpoolRecord | None = None
     verify: VerifyRecord | None = None
+    restart: RestartRecord | None = None
     traffic: TrafficRecord | None = None
     error: str = ""
     """A harness error or interruption that stopped the drill."""

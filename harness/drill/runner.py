@@ -12,8 +12,12 @@
 8. recovery        a restart through the logs (hung servers killed first), or the restore
 9. service ready   SMTP banner, POP3 and IMAP logins answer again
 10. spool drained  queued mail delivered
-11. verify         invariants 1-7 against the history and the backup manifest
-12. verdict        judge(record): findings classified, losses listed, metrics, targets
+11. verify         invariants 1-7 against the history and the backup manifest; invariant 10:
+                   what the followed accounts are served equals what the store holds
+12. restart        a clean imctrl stop/start allservers, service ready again, the offline
+                   check and the served comparison again (invariant 10: nothing new broke);
+                   after the RTO, which ended at 9
+13. verdict        judge(record): findings classified, losses listed, metrics, targets
 
 Each phase is a function (harness.drill.phases, .evidence) returning a frozen record; the
 `Recorder` composes them into the drill's record, saved to report.json after every phase.
@@ -197,6 +201,7 @@ def _run(recorder: Recorder, box: lab.Sandbox, scenario: Scenario, options: Dril
             endpoints_of(box.layout),
             lab.prober(box.layout),
             recorder.report_dir,
+            lab.passwords(box.layout),
         )
         with recorder.phase("start", history):
             recorder.add(start=phases.start(running))
@@ -216,7 +221,7 @@ def _after_traffic(
     options: DrillOptions,
     workload: Workload,
 ) -> None:
-    """Backup, disaster, detection, recovery, service, spool, verify."""
+    """Backup, disaster, detection, recovery, service, spool, verify, restart."""
     seed, history = recorder.record.seed, running.history
     b = scenario.backup
     procedure = options.procedure or procedure_for(b.procedure, b.backup_cmd, b.restore_cmd)
@@ -253,5 +258,14 @@ def _after_traffic(
         recorder.add(ready=served)
     with recorder.phase("spool drained", history):
         recorder.add(spool=phases.spool(running, served.at is not None, options.ready_timeout))
+    access = running.access if served.at is not None else None
     with recorder.phase("verify", history):
-        recorder.add(verify=evidence.verify(running.layout, history, scenario, taken, fault))
+        recorder.add(
+            verify=evidence.verify(
+                running.layout, history, scenario, taken, fault, access=access, seed=seed
+            )
+        )
+    if served.at is None:  # nothing serves clients: there is no service a restart could damage
+        return
+    with recorder.phase("restart", history):
+        recorder.add(restart=phases.restart(running, scenario, taken, seed, options.ready_timeout))

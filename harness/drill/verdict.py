@@ -26,6 +26,8 @@ from harness.checker.findings import (
     AcknowledgedDeleteUndone,
     AcknowledgedFlagsLost,
     AcknowledgedMessageLost,
+    CheckError,
+    DamagedByRestart,
     DamageNotRepaired,
     DeletedAccountPresent,
     DisasterUndetected,
@@ -37,8 +39,10 @@ from harness.checker.findings import (
     SpoolNotDrained,
     Verdict,
 )
+from harness.checker.run import CheckReport
+from harness.checker.served import ServedReport
 from harness.drill.codec import Jsonable
-from harness.drill.record import DrillRecord
+from harness.drill.record import DrillRecord, RestartRecord, VerifyRecord
 from harness.history import Stamp
 
 HISTORY_KINDS = (
@@ -159,7 +163,8 @@ def judge(record: DrillRecord) -> Judgement:
 
 def observed(record: DrillRecord) -> Iterator[Finding]:
     """Every finding of the drill, in the order the phases met them: those the drill itself
-    observed (from its phase records) and those of the final check."""
+    observed (from its phase records), those of the final check and of the served
+    comparison, and the damage the restart after verify did."""
     if record.backup is not None and record.backup.failed:
         yield ProcedureError("backup", record.backup.failed)
     if record.detection is not None and record.detection.at is None and record.fault:
@@ -176,9 +181,66 @@ def observed(record: DrillRecord) -> Iterator[Finding]:
         yield SpoolNotDrained("mta/spool", after)
     if record.verify is not None:
         yield from record.verify.check.findings
+        if record.verify.served is not None:
+            yield from record.verify.served.findings
         for item in record.verify.came_back:
             if not item.back and item.expected:
                 yield DamageNotRepaired(item.id, item.kind)
+        if record.restart is not None:
+            yield from restart_damage(record.verify, record.restart)
+
+
+def restart_damage(verify: VerifyRecord, restart: RestartRecord) -> Iterator[DamagedByRestart]:
+    """Invariant 10, second half: what the clean restart after verify broke. The service not
+    back after it is `service-not-restored allservers`; then each violation (kind, subject)
+    of the offline check or the served comparison after the restart that was not there
+    before, once, as `KIND SUBJECT` with its detail (and the operation it names). Served
+    findings count only when the comparison ran both times."""
+    if restart.failed or restart.ready is None:
+        within = f"{restart.timeout:g}s"
+        why = restart.failed or f"no SMTP banner and POP3/IMAP login within {within}"
+        yield DamagedByRestart("service-not-restored allservers", f"after a clean restart: {why}")
+    both = _ran(verify.served) and _ran(restart.served)
+    before = {(f.kind, f.subject) for f in _violations(verify.check, verify.served, both)}
+    named: set[tuple[str, str]] = set()
+    for finding in _violations(restart.check, restart.served, both):
+        key = (finding.kind, finding.subject)
+        if key not in before and key not in named:
+            named.add(key)
+            yield DamagedByRestart(
+                f"{finding.kind} {finding.subject}", finding.detail, op=finding.op
+            )
+
+
+def _ran(served: ServedReport | None) -> bool:
+    return served is not None and not served.skipped and not served.error
+
+
+def _violations(
+    check: CheckReport | None, served: ServedReport | None, with_served: bool
+) -> Iterator[Finding]:
+    if check is not None:
+        yield from check.violations
+    if with_served and served is not None:
+        yield from (f for f in served.findings if f.severity is Severity.VIOLATION)
+
+
+def crashed(record: DrillRecord) -> tuple[CheckError, ...]:
+    """The checks that could not run (their invariant is unknown): the final check's, the
+    served comparison's, and the same after the restart."""
+    errors: list[CheckError] = []
+    if record.verify is not None:
+        errors += _errors(record.verify.check, record.verify.served, "")
+    if record.restart is not None:
+        errors += _errors(record.restart.check, record.restart.served, " after the restart")
+    return tuple(errors)
+
+
+def _errors(check: CheckReport | None, served: ServedReport | None, when: str) -> list[CheckError]:
+    errors = [CheckError(e.check + when, e.error) for e in check.errors] if check else []
+    if served is not None and served.error:
+        errors.append(CheckError("served state" + when, served.error))
+    return errors
 
 
 def classify(
@@ -360,7 +422,7 @@ def decide(
     if record.error or not record.complete:
         why = record.error or _stopped(record)
         return Verdict.UNKNOWN, (why,)
-    crashed = record.verify.check.errors if record.verify else ()
-    if crashed:
-        return Verdict.UNKNOWN, (f"{len(crashed)} check(s) could not run",)
+    errors = crashed(record)
+    if errors:
+        return Verdict.UNKNOWN, (f"{len(errors)} check(s) could not run",)
     return Verdict.PASS, ()

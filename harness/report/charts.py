@@ -33,6 +33,7 @@ PHASE_COLORS = {
     "service ready": "#1a7f37",
     "spool drained": "#1a7f37",
     "verify": "#4d2d00",
+    "restart": "#6639ba",
     "verdict": "#4d2d00",
 }
 OTHER_COLOR = "#6e7781"

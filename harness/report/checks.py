@@ -2,7 +2,7 @@
 derived from the one judgement (so a failed verdict always has a failed check, and a passed one
 has none).
 
-- one per invariant family, 0 ("files and drill") to 7: failed by the findings of that
+- one per invariant family, 0 ("files and drill") to 7 and 10: failed by the findings of that
   invariant classified as violations (allowed losses, leaks and warnings do not fail it);
   skipped when the drill stopped before it was verified and nothing was found about it;
 - the expectations the drill exists for: the loss expectation ("no unexpected acknowledged
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.drill.report import DrillReport
-from harness.drill.verdict import Classified, Target
+from harness.drill.verdict import Classified, Target, crashed
 from harness.report import model
 
 Status = Literal["passed", "failed", "skipped", "error"]
@@ -38,6 +38,7 @@ INVARIANTS: dict[int, str] = {
     5: "Berkeley DB environments verify and recover",
     6: "acknowledged deliveries and deletions took effect",
     7: "the tree matches the backup and acknowledged changes",
+    10: "clients are served what the store holds, and it survives a clean restart",
 }
 
 TARGET_NAMES = {
@@ -86,14 +87,18 @@ def checks(report: DrillReport) -> list[Check]:
 
 def _invariants(report: DrillReport) -> list[Check]:
     findings, violations = report.judgement.findings, report.judgement.violations
-    verified = report.record.verify is not None
+    verify = report.record.verify
+    served = verify.served if verify else None
     result = []
     for inv, title in INVARIANTS.items():
         name = f"invariant {inv}: {title}"
         found = any(c.finding.invariant == inv for c in findings)
-        checked = verified or (inv == 0 and report.record.complete)  # a drill that ended
+        checked = verify is not None or (inv == 0 and report.record.complete)  # it ended
+        why = "not checked: the drill stopped before verify"
+        if inv == 10 and verify is not None and not (served and served.accounts):
+            checked = False
+            why = "not checked: " + (served.skipped or served.error if served else "no record")
         if not checked and not found:
-            why = "not checked: the drill stopped before verify"
             result.append(Check(name, "invariants", "skipped", why))
         else:
             bad = [c for c in violations if c.finding.invariant == inv]
@@ -155,9 +160,9 @@ def _completion(report: DrillReport) -> Check:
     if record.error or not record.complete:
         why = record.error or "; ".join(report.judgement.reasons) or "the drill stopped early"
         return Check(name, "drill", "error", why, (), record.traceback)
-    crashed = record.verify.check.errors if record.verify else ()
-    if crashed:
-        message = f"{len(crashed)} check(s) could not run"
-        text = "\n".join(f"{e.check}: {e.error}" for e in crashed)
+    errors = crashed(record)
+    if errors:
+        message = f"{len(errors)} check(s) could not run"
+        text = "\n".join(f"{e.check}: {e.error}" for e in errors)
         return Check(name, "drill", "error", message, (), text)
     return Check(name, "drill", "passed")

@@ -11,7 +11,14 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.drill.record import BackupPhase, DrillRecord, RecoveryPoint, RecoveryRecord
+from harness.checker.served import ServedReport
+from harness.drill.record import (
+    BackupPhase,
+    DrillRecord,
+    RecoveryPoint,
+    RecoveryRecord,
+    RestartRecord,
+)
 from harness.drill.report import DrillReport
 from harness.drill.verdict import Metrics
 from harness.report import charts, model
@@ -37,11 +44,19 @@ class Details:
     """The backup and the recovery (empty: the drill stopped before the backup)."""
     outputs: Pairs
     """(procedure, what it printed), for those that printed something."""
+    after: Pairs = ()
+    """Invariant 10: the served comparison and the restart after verify (empty: neither ran)."""
 
 
 def details(report: DrillReport) -> Details:
     record = report.record
-    return Details(_disaster(report), _backup_note(record), _recovery(report), _outputs(record))
+    return Details(
+        _disaster(report),
+        _backup_note(record),
+        _recovery(report),
+        _outputs(record),
+        _after(record),
+    )
 
 
 def _disaster(report: DrillReport) -> Pairs:
@@ -117,6 +132,48 @@ def _restore(recovery: RecoveryRecord | None, m: Metrics) -> Pairs:
         ("restore time", model.seconds(m.restore_seconds) if restore else None),
         ("restore failed", recovery.failed),
     )
+
+
+def _after(record: DrillRecord) -> Pairs:
+    served = record.verify.served if record.verify else None
+    restart = record.restart
+    return pairs(
+        ("served state", served_text(served)),
+        ("clean restart", restart_text(restart) if restart else None),
+        (
+            "offline check after it",
+            f"{len(restart.check.findings)} finding(s) in {model.seconds(restart.check.seconds)}"
+            if restart and restart.check
+            else None,
+        ),
+        ("served state after it", served_text(restart.served) if restart else None),
+    )
+
+
+def served_text(served: ServedReport | None) -> str | None:
+    """One line about a served comparison (None: there was none)."""
+    if served is None:
+        return None
+    if served.error:
+        return f"could not be compared: {served.error}"
+    if served.skipped:
+        return f"not compared: {served.skipped}"
+    sampled = f" (of {served.followed} followed)" if served.followed != served.accounts else ""
+    return (
+        f"{served.accounts} account(s){sampled}, {served.folders} folder(s), "
+        f"{served.messages} UID(s) over IMAP, {served.pop3} POP3 listing(s): "
+        f"{len(served.findings)} difference(s) in {model.seconds(served.seconds)}"
+    )
+
+
+def restart_text(restart: RestartRecord) -> str:
+    """One line about the clean restart: how long the stop and the start took."""
+    stop = f"stop {model.seconds(restart.stop_seconds)}"
+    if restart.failed:
+        return f"{stop}; {restart.failed}"
+    if restart.ready is None:
+        return f"{stop}; the service was not back within {restart.timeout:g} s"
+    return f"{stop}, start until service ready {model.seconds(restart.start_seconds)}"
 
 
 def recovery_point(point: RecoveryPoint | None) -> str | None:

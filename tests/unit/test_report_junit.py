@@ -67,8 +67,8 @@ def test_the_properties(tmp_path: Path) -> None:
 def test_one_case_per_check_restart_drill(tmp_path: Path) -> None:
     suite = parse(sample("pass-restart"), tmp_path)
     names = list(cases(suite))
-    assert names[:8] == [f"invariant {i}: {t}" for i, t in INVARIANTS.items()]
-    assert names[8:] == [
+    assert names[: len(INVARIANTS)] == [f"invariant {i}: {t}" for i, t in INVARIANTS.items()]
+    assert names[len(INVARIANTS) :] == [
         "no unexpected acknowledged loss",
         "service restored",
         "spool drained",
@@ -93,7 +93,7 @@ def test_a_drill_whose_backup_failed_skips_what_it_did_not_check(tmp_path: Path)
     failure = by_name[f"invariant 0: {INVARIANTS[0]}"].result[0]
     assert isinstance(failure, Failure)
     assert "procedure-failed backup" in failure.message
-    for i in range(1, 8):
+    for i in (*range(1, 8), 10):
         assert isinstance(by_name[f"invariant {i}: {INVARIANTS[i]}"].result[0], Skipped)
     assert "service restored" not in by_name  # the drill never got there
     rto = by_name["RTO within target"].result[0]

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from fixtures.populate import PopulationSummary
 from harness.checker.findings import CheckError, Skipped
 from harness.checker.run import CheckReport
+from harness.checker.served import ServedReport
 from harness.drill import record as R
 from harness.drill import verdict as V
 from harness.drill.report import (
@@ -140,6 +141,8 @@ DEFS: dict[str, type[Any]] = {
     "damaged": Damaged,
     "verify": R.VerifyRecord,
     "check": CheckReport,
+    "served": ServedReport,
+    "restart": R.RestartRecord,
     "judgement": V.Judgement,
     "metrics": V.Metrics,
     "target": V.Target,

@@ -47,7 +47,7 @@ def test_a_failing_drill() -> None:
 def test_a_passing_drill() -> None:
     text = show(sample("pass-restart"))
     assert "PASS" in text and "crash-mss-mta" in text
-    assert "All 13 checks passed." in text
+    assert "All 14 checks passed." in text
     assert "No findings." in text
     assert "Lost acknowledged operations: 0" in text
 

@@ -18,7 +18,14 @@ import pytest
 
 from harness.checker import findings as F
 from harness.checker.findings import Verdict
-from harness.drill.record import DrillRecord, ReadyRecord, RecoveryRecord, SpoolRecord
+from harness.checker.served import ServedReport
+from harness.drill.record import (
+    DrillRecord,
+    ReadyRecord,
+    RecoveryRecord,
+    RestartRecord,
+    SpoolRecord,
+)
 from harness.drill.report import DrillReport, load_report
 from harness.drill.summary import summary
 from harness.drill.verdict import Classification, judge
@@ -178,11 +185,76 @@ def test_each_drill_finding_comes_from_its_phase_record() -> None:
                 base.verify, came_back=(CameBack("path", ".", "", back=False, expected=True),)
             ),
         ),
+        "served-state-differs user1@example.com/INBOX/7": dataclasses.replace(
+            base, verify=dataclasses.replace(base.verify, served=_served(STALE))
+        ),
+        "damaged-by-restart message-file-missing msgfiles/ab/cd/abcdef0123456789": (
+            _restarted(base, MISSING)
+        ),
     }
     for expected, record in cases.items():
         assert [f"{k} {s}" for k, s in _only(record)] == [expected]
     drill = {k for k, c in F.KINDS.items() if c.__module__ == "harness.checker.findings.drill"}
     assert {expected.split()[0] for expected in cases} == drill  # every kind of the drill
+
+
+STALE = F.ServedStateDiffers("user1@example.com/INBOX/7", "stored ('<a@b>', flags ()), not served")
+MISSING = F.MessageFileMissing("msgfiles/ab/cd/abcdef0123456789", "no file")
+
+
+def _served(*findings: F.Finding) -> ServedReport:
+    return ServedReport(findings, followed=3, accounts=3, folders=15, messages=40, pop3=1)
+
+
+def _restarted(
+    base: DrillRecord,
+    *after: F.Finding,
+    served: ServedReport | None = None,
+    ready: bool = True,
+) -> DrillRecord:
+    """The record with a restart phase whose offline check found what verify's did and
+    `after`, and whose served comparison found `served` (what verify's found by default)."""
+    assert base.verify is not None and base.ready is not None and base.ready.at is not None
+    check = dataclasses.replace(base.verify.check, findings=(*base.verify.check.findings, *after))
+    again = base.verify.served if served is None else served
+    at = base.ready.at if ready else None
+    restart = RestartRecord(0.5, 1.0, at, 120.0, check, again if ready else None)
+    return dataclasses.replace(base, restart=restart)
+
+
+def test_what_the_restart_breaks_is_damage_named_by_its_finding_and_nothing_else() -> None:
+    drill = restore_drill()
+    assert drill.verify is not None
+    base = dataclasses.replace(
+        drill, verify=dataclasses.replace(drill.verify, served=_served(STALE))
+    )
+    assert [f"{k} {s}" for k, s in _only(base)] == [f"{STALE.kind} {STALE.subject}"]
+    unchanged = _restarted(base)
+    assert _only(unchanged) == _only(base) and judge(unchanged).verdict is Verdict.FAIL
+    # A violation both before and after is not the restart's doing; a new one is, once.
+    twice = _restarted(base, MISSING, MISSING)
+    damage = [c for c in judge(twice).findings if c.finding.kind == "damaged-by-restart"]
+    assert [c.finding.subject for c in damage] == [f"{MISSING.kind} {MISSING.subject}"]
+    assert damage[0].finding.detail == MISSING.detail
+    assert damage[0].classification is Classification.VIOLATION
+    # A leak the restart leaves is not damage; a new served difference is.
+    leak = F.OrphanMessageFile("msgfiles/00/11/0011223344556677", "no record")
+    assert _only(_restarted(base, leak)) == _only(base)
+    other = F.ServedStateDiffers("user2@example.com/pop3", "2 unique-ids served, 3 stored")
+    served = _restarted(base, served=_served(STALE, other))
+    assert _only(served)[-1] == ("damaged-by-restart", f"{other.kind} {other.subject}")
+    # A service that does not come back after the restart is damage too.
+    down = _restarted(base, ready=False)
+    assert _only(down)[-1] == ("damaged-by-restart", "service-not-restored allservers")
+
+
+def test_a_served_comparison_that_crashed_leaves_the_drill_unknown() -> None:
+    base = restore_drill()
+    assert base.verify is not None and judge(base).verdict is Verdict.PASS
+    broken = ServedReport(error="KeyError: 'x' (at served.py:1)")
+    record = dataclasses.replace(base, verify=dataclasses.replace(base.verify, served=broken))
+    judged = judge(record)
+    assert judged.verdict is Verdict.UNKNOWN and judged.reasons == ("1 check(s) could not run",)
 
 
 def test_a_thing_the_backup_did_not_hold_need_not_come_back() -> None:
