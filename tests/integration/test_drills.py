@@ -118,8 +118,9 @@ def test_a_restore_without_a_new_uidvalidity_fails_and_the_builtin_restore_passe
     [
         ("default", "live-copy-backup.sh", "good-restore.sh", "message-file-missing"),
         ("corrupt-messages", "good-backup.sh", "overlay-restore.sh", "orphan-message-file"),
+        ("corrupt-messages", "good-backup.sh", "restore-onto-running.sh", "served-state-differs"),
     ],
-    ids=["b-no-drain", "e-overlay-restore"],
+    ids=["b-no-drain", "e-overlay-restore", "f-restore-onto-running"],
 )
 def test_a_flawed_procedure_fails_the_drill_with_the_expected_finding(
     scenario: str, backup: str, restore: str, expected: str, tmp_path: Path
