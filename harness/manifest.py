@@ -312,3 +312,41 @@ def summarize(path: Path) -> ManifestSummary:
         elif kind == "spool" and record.get("h"):
             summary.spool_header_ids.append(record["h"])
     return summary
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCopies:
+    """How many copies of each message a backup held that its spool also queued: `spooled`,
+    (recipient address lower-cased, Message-ID) -> queue files naming it; `stored`, (mailbox,
+    Message-ID) -> rows already in that mailbox. After a restore, a recipient can rightly hold
+    at most stored + spooled copies of such a message (the spool delivers its copy once)."""
+
+    spooled: Counter[tuple[str, str]] = field(default_factory=Counter)
+    stored: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def allowed(self, address: str, mailbox: str, message_id: str) -> int | None:
+        """Copies a restore may leave, or None when the backup did not queue the message."""
+        queued = self.spooled.get((address.lower(), message_id), 0)
+        if not queued:
+            return None
+        return queued + self.stored.get((mailbox, message_id), 0)
+
+
+def queued_copies(path: Path | None) -> QueuedCopies:
+    """What a backup's manifest says of the messages its spool held (empty without one). Two
+    streaming passes; memory grows with the spool, not with the store."""
+    copies = QueuedCopies()
+    if path is None:
+        return copies
+    for record in open_manifest(path):
+        if record["t"] == "spool" and record.get("h"):
+            for address in record.get("to", []):
+                copies.spooled[(str(address).lower(), record["h"])] += 1
+    wanted = {message_id for _, message_id in copies.spooled}
+    headers: dict[str, str] = {}
+    for record in open_manifest(path):
+        if record["t"] == "msg" and record.get("h") in wanted:
+            headers[record["id"]] = record["h"]
+        elif record["t"] == "row" and record["m"] in headers:
+            copies.stored[(record["k"][0], headers[record["m"]])] += 1
+    return copies

@@ -38,6 +38,7 @@ from harness.checker.findings import (
     DeletedAccountPresent,
     DuplicateDelivery,
     Finding,
+    RedeliveredAfterRestore,
 )
 from harness.errors import ConfigSyntaxError
 from harness.history import (
@@ -51,6 +52,7 @@ from harness.history import (
     Provision,
     read_history,
 )
+from harness.manifest import QueuedCopies
 from harness.store import config as configdb
 from harness.store.records import Account, MsgRecord, Row, address_key
 
@@ -80,6 +82,24 @@ class Expectations:
     config: dict[str, tuple[str, set[str], int]] = field(default_factory=dict)
     """key -> (last acknowledged value, values an unknown later change may have left)."""
     message_ids: set[str] = field(default_factory=set)
+    queued: QueuedCopies = field(default_factory=QueuedCopies)
+    """What the restored backup's spool held (see `check_history`)."""
+
+    def duplicate(
+        self, key: tuple[str, str], mailbox: str, copies: int, detail: str, op: int
+    ) -> Finding:
+        """A second copy: delivered again by the restore (more copies than the backup held in
+        the mailbox and its spool together), or a crash's at-least-once copy."""
+        address, message_id = key
+        subject = f"{mailbox}:{message_id}"
+        allowed = self.queued.allowed(address, mailbox, message_id)
+        if allowed is not None and copies > allowed:
+            return RedeliveredAfterRestore(
+                subject,
+                f"{detail}; the backup's spool held it, the restore delivered it again",
+                op=op,
+            )
+        return DuplicateDelivery(subject, detail, op=op)
 
     def fault_between(self, first: int, last: int) -> bool:
         """Is there a fault event after history position `first` and before `last`?"""
@@ -123,9 +143,18 @@ def expectations(history: Path) -> Expectations:
     return exp
 
 
-def check_history(ctx: CheckContext, history: Path) -> Iterator[Finding]:
-    """Findings for acknowledged operations whose effect is missing (or undone)."""
+def check_history(
+    ctx: CheckContext, history: Path, *, queued: QueuedCopies | None = None
+) -> Iterator[Finding]:
+    """Findings for acknowledged operations whose effect is missing (or undone).
+
+    `queued`: after a restore, what the backup's spool held (`harness.manifest.queued_copies`).
+    More copies of a queued message than the backup held in the mailbox and the spool together
+    is the restore delivering it again (`redelivered-after-restore`, a violation), not the
+    at-least-once duplicate a crash may leave (`duplicate-delivery`, a warning).
+    """
     exp = expectations(history)
+    exp.queued = queued or QueuedCopies()
     needs = ("entry/entry.db", "index/index.db", "msgid/msgid.db", "mbox/rows.db")
     if not ctx.require("history", *needs):
         return
@@ -183,8 +212,12 @@ def _copies(
     acked = [d for d in exp.deleted.get(key, []) if d.op.acknowledged]
     if not acked:
         if len(arrivals) > 1:
-            yield DuplicateDelivery(
-                subject, f"{len(arrivals)} copies for {address}", op=delivery.op.index
+            yield exp.duplicate(
+                key,
+                mailbox,
+                len(arrivals),
+                f"{len(arrivals)} copies for {address}",
+                delivery.op.index,
             )
         return
     if not arrivals:
@@ -193,19 +226,23 @@ def _copies(
     older = [a for a in arrivals if a < math.floor(last.op.invoked.wall)]
     deletions = ", ".join(str(d.op.index) for d in acked)
     if not older:  # every copy came after the deletions: delivered again
-        yield DuplicateDelivery(
-            subject,
+        yield exp.duplicate(
+            key,
+            mailbox,
+            len(arrivals),
             f"{len(arrivals)} copies for {address} delivered again after the acknowledged "
             f"deletion(s) (op {deletions})",
-            op=delivery.op.index,
+            delivery.op.index,
         )
     elif len(acked) > 1 or exp.fault_between(delivery.position, last.position):
-        yield DuplicateDelivery(
-            subject,
+        yield exp.duplicate(
+            key,
+            mailbox,
+            len(arrivals),
             f"{len(arrivals)} copies for {address} left after {len(acked)} acknowledged "
             f"deletion(s) (op {deletions}): a redelivery stored more than one, unless a "
             "deletion did not last",
-            op=delivery.op.index,
+            delivery.op.index,
         )
     else:
         yield AcknowledgedDeleteUndone(subject, f"mailbox of {address}", op=last.op.index)

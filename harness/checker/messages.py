@@ -47,6 +47,7 @@ def check_rows(ctx: CheckContext) -> Iterator[Finding]:
     folders_db = ctx.stores.handle("mbox", "folders.db")
     refs = RefCounts()
     row_iter = _Peek(Row.decode(k, v) for k, v in items(rows_db))
+
     def homeless(row: Row) -> Iterator[Finding]:
         """A row before or after every folder of its own: no folder record, and maybe no
         msgid record either (both are reported)."""

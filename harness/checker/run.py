@@ -11,13 +11,14 @@ from pathlib import Path
 
 from harness.checker import accounts, files, messages
 from harness.checker.backup import compare
+from harness.checker.clients import check_clients
 from harness.checker.context import CheckContext
 from harness.checker.databases import open_scratch
 from harness.checker.durability import check_history
 from harness.checker.findings import CheckError, Finding, Severity, Skipped, Verdict
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS, NotAnInstallation
 from harness.history import validate_history
-from harness.manifest import validate_manifest
+from harness.manifest import queued_copies, validate_manifest
 from harness.sandbox import require_installation
 
 Check = Callable[[CheckContext], Iterator[Finding]]
@@ -106,7 +107,10 @@ def run_check(
             if against is not None:
                 checks.append(("manifest", lambda c: compare(c, against)))
             if history is not None:
-                checks.append(("history", lambda c: check_history(c, history)))
+                queued = queued_copies(against)
+                checks.append(("history", lambda c: check_history(c, history, queued=queued)))
+                restored = against is not None
+                checks.append(("clients", lambda c: check_clients(c, history, restored=restored)))
             for name, check in checks:
                 _run_one(name, check, ctx, findings, errors)
             skipped = stores.skipped + ctx.skipped

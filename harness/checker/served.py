@@ -389,7 +389,8 @@ def _account(
         findings += found
         folders, messages = folders + 1, messages + compared
     if pop3:
-        findings += _pop3(endpoints, who, stored.inbox)
+        inbox = next((f for f in stored.folders if f.name == INBOX), None)
+        findings += _pop3(endpoints, who, stored.inbox, inbox.uidvalidity if inbox else 0)
     return _Compared(tuple(findings), folders, messages, pop3)
 
 
@@ -413,9 +414,13 @@ def _imap(
         yield [ServedStateDiffers(f"{who.address}/imap", f"no session: {exc}")], 0
 
 
-def _pop3(endpoints: Endpoints, who: Login, inbox: Sequence[Row]) -> list[Finding]:
+def _pop3(
+    endpoints: Endpoints, who: Login, inbox: Sequence[Row], uidvalidity: int
+) -> list[Finding]:
+    """The POP3 listing against the store's INBOX (`uidvalidity` 0: no folder record, as the
+    POP3 server serves it)."""
     try:
         served = pop3_listing(endpoints, who)
     except Unreadable as exc:
         return [ServedStateDiffers(f"{who.address}/pop3", f"no listing: {exc}")]
-    return diff_listing(who.address, served, unique_ids(list(inbox)))
+    return diff_listing(who.address, served, unique_ids(list(inbox), uidvalidity))

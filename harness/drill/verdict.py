@@ -24,6 +24,7 @@ from harness.checker.findings import (
     AcknowledgedAccountLost,
     AcknowledgedConfigLost,
     AcknowledgedDeleteUndone,
+    AcknowledgedFlagsLost,
     AcknowledgedMessageLost,
     CheckError,
     DamagedByRestart,
@@ -50,6 +51,7 @@ HISTORY_KINDS = (
     AcknowledgedAccountLost,
     DeletedAccountPresent,
     AcknowledgedConfigLost,
+    AcknowledgedFlagsLost,
 )
 """Findings about an acknowledged operation (they carry its history index, `op`)."""
 

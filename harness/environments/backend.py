@@ -11,6 +11,7 @@ capability as bookkeeping (what the compliance tests start from).
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from collections.abc import Sequence
@@ -43,6 +44,13 @@ class Backend(Protocol):
         """The command an operator's procedure runs as `$IMCTRL` (start, stop, drain, restart,
         status) so that it starts servers the way this backend does; helper files it needs go
         in `workdir`."""
+        ...
+
+    def imboxmaint(self, workdir: Path) -> str:
+        """The command that runs `imboxmaint` (offline store maintenance, e.g. `newuidvalidity`
+        after a restore) against this backend's installation, where its servers would run (on
+        docker: inside a container of the servers' image); an operator's procedure gets it as
+        `$IMBOXMAINT`, and the built-in restores run it. Helper files go in `workdir`."""
         ...
 
 
@@ -105,6 +113,21 @@ def imctrl_path() -> str:
     return str(beside) if beside.exists() else shutil.which("imctrl") or "imctrl"
 
 
+def imboxmaint_path(workdir: Path) -> str:
+    """The installed imboxmaint beside this Python; else a script in `workdir` that runs it
+    with this Python (`-m harness.cli.imboxmaint`: an editable install made before the command
+    existed has no console script for it)."""
+    beside = Path(sys.executable).parent / "imboxmaint"
+    if beside.exists():
+        return str(beside)
+    script = workdir / "imboxmaint"
+    script.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m harness.cli.imboxmaint "$@"\n'
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
 class NoopBackend:
     """A backend that runs nothing (compliance tests, dry runs): every operation, capabilities
     included, only changes which servers it says are up and paused."""
@@ -152,3 +175,6 @@ class NoopBackend:
 
     def imctrl(self, workdir: Path) -> str:
         return imctrl_path()
+
+    def imboxmaint(self, workdir: Path) -> str:
+        return imboxmaint_path(workdir)

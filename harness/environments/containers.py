@@ -115,15 +115,57 @@ class DockerBackend:
     def imctrl(self, workdir: Path) -> str:
         """A `$IMCTRL` whose start and restart start this run's containers: a script in
         `workdir` running `imctrl --docker-run RUN --image IMAGE`."""
-        script = workdir / f"imctrl-{self.run_id}"
+        return self._script(workdir, "imctrl")
+
+    def imboxmaint(self, workdir: Path) -> str:
+        """A `$IMBOXMAINT` that runs each step inside a container of this run's image (see
+        `run_tool`): a script in `workdir` running `imboxmaint --docker-run RUN --image IMAGE`."""
+        return self._script(workdir, "imboxmaint")
+
+    def _script(self, workdir: Path, tool: str) -> str:
+        script = workdir / f"{tool}-{self.run_id}"
         script.write_text(
             "#!/bin/sh\n"
-            f"exec {shlex.quote(sys.executable)} -m harness.cli.imctrl "
+            f"exec {shlex.quote(sys.executable)} -m harness.cli.{tool} "
             f"--docker-run {shlex.quote(self.run_id)} --image {shlex.quote(self.image)} "
             '"$@"\n'
         )
         script.chmod(0o755)
         return str(script)
+
+    def run_tool(self, tool: str, args: Sequence[str], *, timeout: float = 300) -> tuple[int, str]:
+        """Run `python3 -m harness.cli.TOOL ARGS` once inside a container of this run's image
+        (the Berkeley DB library the servers open the environments with, not the host's): the
+        tree bind-mounted at the same path, the host's pid namespace (the tool sees which
+        servers run), no network, this run's labels. Returns its exit status and its output
+        (stdout and stderr together); the container is removed.
+
+        Raises DockerUnavailable when the container cannot run or does not end in `timeout` s.
+        """
+        self._remove(tool)
+        root = str(self.layout.root)
+        try:
+            container = self.client.containers.run(
+                self.image,
+                command=list(args),
+                entrypoint=["python3", "-m", f"harness.cli.{tool}"],
+                volumes={root: {"bind": root, "mode": "rw"}},
+                network_mode="none",
+                pid_mode="host",
+                labels=self.labels(tool),
+                name=f"firedrill-{self.run_id}-{tool}",
+                detach=True,
+            )
+        except Exception as exc:
+            raise DockerUnavailable(f"cannot run {tool} in {self.image}: {exc}") from exc
+        try:
+            status = int(container.wait(timeout=timeout)["StatusCode"])
+            output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+        except Exception as exc:
+            raise DockerUnavailable(f"{tool} in {self.image} did not end: {exc}") from exc
+        finally:
+            container.remove(force=True)
+        return status, output
 
     def labels(self, program: str) -> dict[str, str]:
         return {

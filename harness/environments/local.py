@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import control
-from harness.environments.backend import imctrl_path
+from harness.environments.backend import imboxmaint_path, imctrl_path
 from harness.layout import Layout
 from harness.sandbox import wipe
 from harness.topology import PROGRAMS
@@ -57,3 +57,6 @@ class LocalBackend:
 
     def imctrl(self, workdir: Path) -> str:
         return imctrl_path()
+
+    def imboxmaint(self, workdir: Path) -> str:
+        return imboxmaint_path(workdir)

@@ -17,7 +17,13 @@ from harness.procedures.base import (
     run_restore,
     take_backup,
 )
-from harness.procedures.builtin import Chapter13, Image, Restart, restart_through_logs
+from harness.procedures.builtin import (
+    Chapter13,
+    Image,
+    Restart,
+    new_uidvalidity,
+    restart_through_logs,
+)
 from harness.procedures.copying import copy_path, remove_path
 from harness.procedures.custom import Custom
 
@@ -45,6 +51,7 @@ __all__ = [
     "Restart",
     "RestoreRecord",
     "copy_path",
+    "new_uidvalidity",
     "procedure_for",
     "remove_path",
     "restart_through_logs",

@@ -1,4 +1,5 @@
-"""The operator's own procedure: commands run with INTERMAIL, BACKUP_DIR and IMCTRL set."""
+"""The operator's own procedure: commands run with INTERMAIL, BACKUP_DIR, IMCTRL and IMBOXMAINT
+set."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ OUTPUT_LIMIT = 64 * 1024
 
 
 class Custom:
-    """The operator's own commands, run with INTERMAIL, BACKUP_DIR and IMCTRL set."""
+    """The operator's own commands, run with INTERMAIL, BACKUP_DIR, IMCTRL and IMBOXMAINT set
+    (the backend's `imctrl` and `imboxmaint` commands)."""
 
     name = "custom"
 
@@ -41,6 +43,7 @@ def run_command(command: str, ctx: ProcedureContext, directory: Path, what: str)
         "INTERMAIL": str(ctx.layout.root),
         "BACKUP_DIR": str(directory),
         "IMCTRL": ctx.backend.imctrl(ctx.workdir),
+        "IMBOXMAINT": ctx.backend.imboxmaint(ctx.workdir),
     }
     try:
         argv = shlex.split(command)

@@ -3,6 +3,10 @@
 Each flaw is a procedure (a variation of chapter 13.4), the catalogue scenario in which its
 mistake must show, and the finding kinds that prove it was caught. `firedrill selftest` runs
 them all, and the correct procedures on the whole catalogue, and scores the detection.
+
+A flaw makes one mistake: its own restore still gives every folder a new UIDVALIDITY like the
+built-in one (`new_uidvalidity`), except `forgets-uidvalidity`, whose mistake that is, and
+`restore-onto-running`, which cannot run it on a live store.
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ from harness.procedures import (
     Chapter13,
     ProcedureContext,
     copy_path,
+    new_uidvalidity,
     remove_path,
 )
+from harness.store.messagestore import MessageStore
 from harness.store.msgfiles import MessageFiles, is_temporary
+from harness.store.spool import Spool, wait_drained
 
 DATABASES = tuple(p for p in BACKUP_PATHS if p.startswith("db/"))
+SPOOL_WAIT = 30.0
+"""Seconds a flawed restore waits for the restored spool to be delivered before it re-injects
+the backup's queue."""
 SLOW_MEDIUM = 1.0
 """Seconds a flawed live copy spends between two paths (a tape, a slow network share)."""
 
@@ -139,6 +149,7 @@ class RestoreWithoutRemoving(Chapter13):
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
         shutil.copytree(directory / "tree", ctx.layout.root, dirs_exist_ok=True, symlinks=True)
+        new_uidvalidity(ctx, directory)
         ctx.backend.start()
 
 
@@ -150,6 +161,7 @@ class RestoreOnCorruptedTree(Chapter13):
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
         _put_back(ctx, directory / "tree", DATABASES)
+        new_uidvalidity(ctx, directory)
         ctx.backend.start()
 
 
@@ -201,6 +213,62 @@ class OlderBackupRestored(Chapter13):
     def restore(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
         _put_back(ctx, directory / "older", BACKUP_PATHS)
+        new_uidvalidity(ctx, directory)
+        ctx.backend.start()
+
+
+class RestoreOntoRunning(Chapter13):
+    """Replaces the backed-up paths while every server keeps running, then runs `imctrl start
+    allservers` (a no-op: they are up); the store maintenance step cannot run on a live store."""
+
+    name = "flaw:restore-onto-running"
+
+    def restore(self, ctx: ProcedureContext, directory: Path) -> None:
+        _put_back(ctx, directory / "tree", BACKUP_PATHS)
+        ctx.backend.start()
+
+
+class ForgetsUidvalidity(Chapter13):
+    """Restores as chapter 13 writes it (stop, copy back, start) without giving the folders a
+    new UIDVALIDITY: UIDNEXT goes back, new mail takes UIDs clients cached."""
+
+    name = "flaw:forgets-uidvalidity"
+
+    def restore(self, ctx: ProcedureContext, directory: Path) -> None:
+        ctx.backend.stop()
+        _put_back(ctx, directory / "tree", BACKUP_PATHS)
+        ctx.backend.start()
+
+
+class LosesFlags(Chapter13):
+    """Restores the mail from an export that does not carry per-message state (like a copy
+    that drops the Status headers): every flag clients set is gone."""
+
+    name = "flaw:loses-flags"
+
+    def restore(self, ctx: ProcedureContext, directory: Path) -> None:
+        super().restore(ctx, directory)
+        ctx.backend.stop()
+        with MessageStore(ctx.layout) as store:
+            for row in list(store.rows()):
+                if row.flags:
+                    store.set_flags(row.key, frozenset())
+        ctx.backend.start()
+
+
+class ReinjectsSpool(Chapter13):
+    """Restores correctly, then also puts the backup's queue back into the spool "so that no
+    queued mail is lost" and restarts the servers: mail the restored spool already delivered
+    arrives a second time."""
+
+    name = "flaw:reinjects-spool"
+
+    def restore(self, ctx: ProcedureContext, directory: Path) -> None:
+        super().restore(ctx, directory)
+        wait_drained(ctx.layout.spool, SPOOL_WAIT)
+        ctx.backend.stop()
+        for queued in Spool(directory / "tree" / "mta" / "spool").paths():
+            shutil.copy2(queued, ctx.layout.spool / queued.name)
         ctx.backend.start()
 
 
@@ -268,6 +336,16 @@ FLAWS: tuple[Flaw, ...] = (
     Flaw(CopiesCorruptFile, "lose-mbox-store", frozenset({"message-digest-mismatch"})),
     Flaw(PartialMsgfiles, "lose-mbox-store", frozenset({"message-file-missing"})),
     Flaw(OlderBackupRestored, "default", _LOST),
+    Flaw(
+        RestoreOntoRunning,
+        "corrupt-messages",
+        frozenset({"served-state-differs", "damaged-by-restart"}),
+    ),
+    Flaw(
+        ForgetsUidvalidity, "default", frozenset({"uidnext-rewound", "uid-reused", "uidl-reused"})
+    ),
+    Flaw(LosesFlags, "default", frozenset({"acknowledged-flags-lost"})),
+    Flaw(ReinjectsSpool, "spooled-at-backup", frozenset({"redelivered-after-restore"})),
 )
 """Not in the catalogue: restoring `__db.*` region files and skipping recovery after a
 restore. Every server here opens its environments with DB_RECOVER, which recreates the regions

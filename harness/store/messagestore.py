@@ -39,6 +39,7 @@ from harness.store.records import (
     RowKey,
     folder_prefix,
 )
+from harness.store.uids import next_uidvalidity
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
 _HEADER_SCAN = 64 * 1024
@@ -168,6 +169,24 @@ class MessageStore:
         prefix = b"" if mailbox is None else folder_prefix(mailbox)
         for key, value in bdb.cursor_items(self._folders, prefix=prefix):
             yield FolderMeta.decode(key, value)
+
+    def renew_uidvalidity(self, *, now: int | None = None) -> int:
+        """Give every folder of the store a new, strictly greater UIDVALIDITY
+        (`uids.next_uidvalidity`: max(old + 1, `now`), `now` in Unix seconds, default the
+        clock), in one transaction of db/mbox; UIDs and UIDNEXT are kept. What a restore of
+        db/mbox needs before the servers start (RFC 3501 §2.3.1.1; `imboxmaint
+        newuidvalidity`). Returns the number of folders renewed.
+
+        Raises StoreError when a UIDVALIDITY would outgrow 32 bits (nothing is changed then).
+        """
+        now = int(time.time()) if now is None else now
+        with self.mbox_env.transaction() as txn:
+            metas = [FolderMeta.decode(k, v) for k, v in bdb.cursor_items(self._folders, txn=txn)]
+            for meta in metas:
+                renewed = replace(meta, uidvalidity=next_uidvalidity(meta.uidvalidity, now))
+                self._folders.put(renewed.key(), renewed.encode(), txn=txn)
+        self.mbox_env.commit_point()
+        return len(metas)
 
     # -- messages --------------------------------------------------------------------------
 

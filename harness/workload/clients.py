@@ -18,11 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.history import Seen
 from harness.servers.backend import BackendUnavailable
 from harness.servers.wire import Indeterminate as WireIndeterminate
 from harness.servers.wire import SyncWireClient, WireError
 
 TIMEOUT = 15.0
+NEWEST_SEEN = 8
+"""An IMAP read also fetches the Message-IDs of the folder's newest UIDs (at most this many):
+they are the UIDs a rewound UIDNEXT hands out again."""
+Saw = Callable[[Seen], None]
+"""Where a client session reports what it was shown (the history's `seen` records)."""
+_FETCH_UID = re.compile(rb"\bUID (\d+)")
 _HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 
 
@@ -115,13 +122,33 @@ def _pop(ep: Endpoints, login: str, password: str) -> poplib.POP3:
     return pop
 
 
-def pop_read(ep: Endpoints, login: str, password: str, pick: Callable[[int], int]) -> int:
-    """Log in, retrieve one message chosen by `pick(count)`; returns the message count."""
+def _pop_seen(pop: poplib.POP3, number: int, header: bytes, address: str, saw: Saw) -> None:
+    """Report the unique-id of message `number` with the Message-ID of its `header`."""
+    reply = pop.uidl(number)
+    parts = reply.split() if isinstance(reply, bytes) else []
+    if len(parts) >= 3:  # b"+OK n unique-id"
+        ids = ((parts[2].decode("ascii", "replace"), message_id_of(header)),)
+        saw(Seen(address, "pop3", ids=ids))
+
+
+def pop_read(
+    ep: Endpoints,
+    login: str,
+    password: str,
+    pick: Callable[[int], int],
+    saw: Saw | None = None,
+    address: str = "",
+) -> int:
+    """Log in, retrieve one message chosen by `pick(count)`; returns the message count.
+    Reports the message's unique-id and Message-ID to `saw`."""
     pop = _pop(ep, login, password)
     try:
         count, _ = pop.stat()
         if count:
-            pop.retr(pick(count))
+            number = pick(count)
+            _, lines, _ = pop.retr(number)
+            if saw is not None:
+                _pop_seen(pop, number, b"\r\n".join(lines) + b"\r\n\r\n", address, saw)
         pop.quit()
         return count
     except (OSError, poplib.error_proto) as exc:
@@ -135,8 +162,11 @@ def pop_delete(
     password: str,
     pick: Callable[[int], int],
     on_commit: Callable[[str], None],
+    saw: Saw | None = None,
+    address: str = "",
 ) -> str | None:
-    """Delete one message: DELE then QUIT (the commit). Returns its Message-ID, or None if empty."""
+    """Delete one message: DELE then QUIT (the commit). Returns its Message-ID, or None if empty.
+    Reports the message's unique-id and Message-ID to `saw` before deleting it."""
     pop = _pop(ep, login, password)
     try:
         count, _ = pop.stat()
@@ -145,7 +175,10 @@ def pop_delete(
             return None
         number = pick(count)
         _, lines, _ = pop.top(number, 0)
-        message_id = message_id_of(b"\r\n".join(lines) + b"\r\n\r\n")
+        header = b"\r\n".join(lines) + b"\r\n\r\n"
+        message_id = message_id_of(header)
+        if saw is not None:
+            _pop_seen(pop, number, header, address, saw)
         pop.dele(number)
     except (OSError, poplib.error_proto) as exc:
         pop.close()
@@ -181,6 +214,36 @@ def _close(imap: imaplib.IMAP4) -> None:
         pass
 
 
+def selected(imap: imaplib.IMAP4) -> tuple[int, int]:
+    """UIDVALIDITY and UIDNEXT the last SELECT announced (0 for one it did not)."""
+
+    def code(name: str) -> int:
+        values = imap.untagged_responses.get(name) or [b"0"]
+        last = values[-1]
+        try:
+            return int(last) if isinstance(last, bytes) else 0
+        except ValueError:
+            return 0
+
+    return code("UIDVALIDITY"), code("UIDNEXT")
+
+
+def fetched_ids(data: list[Any]) -> list[tuple[str, str]]:
+    """(UID, Message-ID) of each message of a UID FETCH response carrying its header."""
+    pairs = []
+    for part in data:
+        if isinstance(part, tuple):
+            match = _FETCH_UID.search(part[0])
+            if match is not None:
+                pairs.append((match.group(1).decode(), message_id_of(part[1])))
+    return pairs
+
+
+def _report(imap: imaplib.IMAP4, address: str, ids: list[tuple[str, str]], saw: Saw) -> None:
+    uidvalidity, uidnext = selected(imap)
+    saw(Seen(address, "imap", "INBOX", uidvalidity, uidnext, tuple(ids)))
+
+
 def _pick_uid(imap: imaplib.IMAP4, pick: Callable[[int], int]) -> tuple[str, str] | None:
     typ, data = imap.uid("SEARCH", "UNDELETED")
     uids = data[0].split() if typ == "OK" and data and data[0] else []
@@ -192,14 +255,31 @@ def _pick_uid(imap: imaplib.IMAP4, pick: Callable[[int], int]) -> tuple[str, str
     return uid, message_id_of(header)
 
 
-def imap_read(ep: Endpoints, login: str, password: str, pick: Callable[[int], int]) -> int:
+def imap_read(
+    ep: Endpoints,
+    login: str,
+    password: str,
+    pick: Callable[[int], int],
+    saw: Saw | None = None,
+    address: str = "",
+) -> int:
+    """Read one INBOX message chosen by `pick(count)`; returns the message count. Reports the
+    folder's UIDVALIDITY and UIDNEXT, the message's UID and the newest UIDs to `saw`."""
     imap = _imap(ep, login, password)
     try:
-        typ, data = imap.search(None, "ALL")
-        numbers = data[0].split() if typ == "OK" and data and data[0] else []
-        if numbers:
-            imap.fetch(numbers[pick(len(numbers)) - 1].decode(), "(FLAGS RFC822.SIZE BODY[])")
-        return len(numbers)
+        typ, data = imap.uid("SEARCH", "ALL")
+        uids = data[0].split() if typ == "OK" and data and data[0] else []
+        seen: list[tuple[str, str]] = []
+        if uids:
+            uid = uids[pick(len(uids)) - 1].decode()
+            typ, got = imap.uid("FETCH", uid, "(FLAGS RFC822.SIZE BODY[])")
+            seen += fetched_ids(got) if typ == "OK" else []
+            newest = max(1, selected(imap)[1] - NEWEST_SEEN)
+            typ, got = imap.uid("FETCH", f"{newest}:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            seen += fetched_ids(got) if typ == "OK" else []
+        if saw is not None:
+            _report(imap, address, sorted(set(seen), key=lambda p: int(p[0])), saw)
+        return len(uids)
     except (OSError, imaplib.IMAP4.error) as exc:
         raise Failed(f"read: {exc}") from exc
     finally:
@@ -213,14 +293,19 @@ def imap_flag(
     pick: Callable[[int], int],
     flag: str,
     on_commit: Callable[[str], None],
+    saw: Saw | None = None,
+    address: str = "",
 ) -> str | None:
-    """Add `flag` to one message; returns its Message-ID (None when the folder is empty)."""
+    """Add `flag` to one message; returns its Message-ID (None when the folder is empty).
+    Reports the message's UID and the folder's UIDVALIDITY and UIDNEXT to `saw`."""
     imap = _imap(ep, login, password)
     try:
         chosen = _pick_uid(imap, pick)
         if chosen is None:
             return None
         uid, message_id = chosen
+        if saw is not None:
+            _report(imap, address, [chosen], saw)
         on_commit(message_id)
         try:
             typ, _ = imap.uid("STORE", uid, "+FLAGS.SILENT", f"({flag})")
@@ -241,8 +326,10 @@ def imap_delete(
     password: str,
     pick: Callable[[int], int],
     on_commit: Callable[[str], None],
+    saw: Saw | None = None,
+    address: str = "",
 ) -> str | None:
-    """STORE \\Deleted then EXPUNGE; returns the Message-ID deleted.
+    """STORE \\Deleted then EXPUNGE; returns the Message-ID deleted (its UID reported to `saw`).
 
     Once \\Deleted is stored any later EXPUNGE (by anyone) removes the message, so a failure
     after the STORE is indeterminate, not a failure.
@@ -254,6 +341,8 @@ def imap_delete(
             if chosen is None:
                 return None
             uid, message_id = chosen
+            if saw is not None:
+                _report(imap, address, [chosen], saw)
         except (OSError, imaplib.IMAP4.error) as exc:
             raise Failed(f"delete: {exc}") from exc
         on_commit(message_id)

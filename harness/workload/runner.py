@@ -295,11 +295,15 @@ class Workload:
 
         def run() -> Read:
             reader = clients.pop_read if protocol == "pop3" else clients.imap_read
-            return Read(
+            count = reader(
+                self.endpoints,
+                account.login,
+                account.password,
+                pick,
+                self.history.seen,
                 account.address,
-                protocol,
-                reader(self.endpoints, account.login, account.password, pick),
             )
+            return Read(account.address, protocol, count)
 
         self._record(Read(account.address, protocol), worker, run)
 
@@ -325,19 +329,15 @@ class Workload:
             return rng.randint(1, n)
 
         outcome, error = Outcome.OK, ""
+        session = (self.endpoints, account.login, account.password, pick)
+        saw = (self.history.seen, account.address)
         try:
             if make is SetFlag:
-                done = clients.imap_flag(
-                    self.endpoints, account.login, account.password, pick, flag, commit
-                )
+                done = clients.imap_flag(*session, flag, commit, *saw)
             elif protocol == "pop3":
-                done = clients.pop_delete(
-                    self.endpoints, account.login, account.password, pick, commit
-                )
+                done = clients.pop_delete(*session, commit, *saw)
             else:
-                done = clients.imap_delete(
-                    self.endpoints, account.login, account.password, pick, commit
-                )
+                done = clients.imap_delete(*session, commit, *saw)
             if done is None:
                 return  # an empty folder: nothing was attempted
         except Failed as exc:

@@ -38,6 +38,7 @@ from harness.history import HistoryWriter
 from harness.layout import Layout
 from harness.scenarios.scenario import Scenario
 from harness.store.config import load, save
+from harness.store.messagestore import MessageStore
 from harness.topology import PROGRAMS, endpoint, spec
 from tests.support.docker_engine import require_docker
 
@@ -181,6 +182,53 @@ def test_its_imctrl_starts_and_stops_what_it_runs(subject: Subject, tmp_path: Pa
     assert subject.backend.running() == []
 
 
+def _uidvalidities(layout: Layout) -> dict[tuple[str, str], tuple[int, int]]:
+    """(mailbox, folder) -> (UIDVALIDITY, UIDNEXT) of every folder (servers stopped)."""
+    with MessageStore(layout) as store:
+        return {(f.mailbox, f.folder): (f.uidvalidity, f.uidnext) for f in store.folders()}
+
+
+def test_its_imboxmaint_renews_every_uidvalidity_where_the_servers_run(
+    subject: Subject, tmp_path: Path
+) -> None:
+    """`$IMBOXMAINT` of an operator's procedure, the step the built-in restores run: on the
+    stopped installation `newuidvalidity` gives every folder a greater UIDVALIDITY (on docker,
+    inside a container of the servers' image, which is gone after); refused while a server
+    runs."""
+    command = subject.backend.imboxmaint(tmp_path)
+    assert Path(command).name.startswith("imboxmaint")
+    if subject.layout is None:
+        return  # the noop backend runs no server: its imboxmaint is the installed one
+    root = str(subject.layout.root)
+
+    def imboxmaint() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [command, "--root", root, "newuidvalidity"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    before = _uidvalidities(subject.layout)
+    done = imboxmaint()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        done.stdout == f"imboxmaint: newuidvalidity: {len(before)} folders got a new UIDVALIDITY\n"
+    )
+    after = _uidvalidities(subject.layout)
+    assert after.keys() == before.keys()
+    assert all(after[k][0] > before[k][0] and after[k][1] == before[k][1] for k in before)
+    assert not any("imboxmaint" in left for left in subject.leftovers())
+
+    subject.backend.start(["dirserv"])
+    refused = imboxmaint()
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "servers are running (dirserv)" in refused.stderr
+    subject.backend.stop()
+    assert _uidvalidities(subject.layout) == after
+
+
 def test_capabilities_are_what_the_implementation_declares(subject: Subject) -> None:
     backend = subject.backend
     present = {
@@ -282,6 +330,9 @@ class _Minimal:
 
     def imctrl(self, workdir: Path) -> str:
         return "imctrl"
+
+    def imboxmaint(self, workdir: Path) -> str:
+        return "imboxmaint"
 
 
 def test_a_fault_needing_a_missing_capability_is_refused_in_one_line(

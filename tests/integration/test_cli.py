@@ -13,7 +13,7 @@ from harness.cli.firedrill import main
 from harness.history import HistoryWriter, Outcome, Provision
 from harness.layout import Layout
 from harness.store.directory import Directory
-from tests.support.cli import FIREDRILL, IMCTRL, firedrill, run_module
+from tests.support.cli import FIREDRILL, IMBOXMAINT, IMCTRL, firedrill, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +34,7 @@ WRITING_COMMANDS = [
     (IMCTRL, ["stop", "allservers"]),
     (IMCTRL, ["drain", "allservers"]),
     (IMCTRL, ["restart", "allservers"]),
+    (IMBOXMAINT, ["newuidvalidity"]),
     (FIREDRILL, ["workload", "--history", "/nonexistent/firedrill-h.jsonl", "--seconds", "1"]),
 ]
 """Every command that writes into a --root it is given (`workload` keeps the credentials of the
@@ -110,8 +111,13 @@ def test_writing_commands_refuse_a_file_as_root(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("module", "command"),
-    [(FIREDRILL, ["check"]), (IMCTRL, ["status"]), (IMCTRL, ["start"])],
-    ids=["check", "imctrl-status", "imctrl-start"],
+    [
+        (FIREDRILL, ["check"]),
+        (IMCTRL, ["status"]),
+        (IMCTRL, ["start"]),
+        (IMBOXMAINT, ["newuidvalidity"]),
+    ],
+    ids=["check", "imctrl-status", "imctrl-start", "imboxmaint"],
 )
 def test_a_file_as_root_is_not_a_directory(module: str, command: list[str], tmp_path: Path) -> None:
     target = tmp_path / "file"

@@ -92,6 +92,23 @@ def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
     assert backup and backup.backup and backup.backup.point_source == "quiesced"
 
 
+def test_a_restore_without_a_new_uidvalidity_fails_and_the_builtin_restore_passes(
+    tmp_path: Path,
+) -> None:
+    """The issue's reproduction: chapter 13's own restore steps rewind every folder's UIDNEXT
+    under the same UIDVALIDITY; the built-in restore (with `imboxmaint newuidvalidity`) passes
+    on the same scenario and seed."""
+    flawed = _drill(
+        _custom("corrupt-messages", "good-backup.sh", "chapter13-restore.sh"),
+        tmp_path / "a",
+        seed=3,
+    )
+    assert flawed.verdict is Verdict.FAIL, _why(flawed)
+    assert {"uid-reused", "uidnext-rewound"} & _kinds(flawed), sorted(_kinds(flawed))
+    builtin = _drill(load_scenario(CATALOGUE["corrupt-messages"]), tmp_path / "b", seed=3)
+    assert builtin.verdict is Verdict.PASS, _why(builtin)
+
+
 # The scripts forgetting the spool (a), restoring older databases (c) and forgetting config.db
 # (d) make mistakes the flaw catalogue makes too (forget-spool, older-backup-restored,
 # forget-config: caught by the selftest test at two seeds); (d) also runs through the command

@@ -4,9 +4,10 @@ change gives exactly one finding, of the expected kind, naming the expected id, 
 
 The cases are tables: `STORE` (the store kinds `test_checker_damage.DAMAGES` has no case for),
 `BACKUP` (the whole manifest family, invariant 7) and `HISTORY` (the history checker, on
-`test_durability`'s synthetic histories). `test_every_kind_of_the_checker_has_a_case` holds these
-tables and `DAMAGES` to `KINDS`: a kind of `findings.store`, `.backup` or `.history` that no case
-expects fails it. The only other thing a case may show is a check skipped because the damage
+`test_durability`'s synthetic histories); `test_client_promises.CASES` has the client-visible
+kinds (invariant 8). `test_every_kind_of_the_checker_has_a_case` holds these tables and `DAMAGES`
+to `KINDS`: a kind of `findings.store`, `.backup`, `.history` or `.clients` that no case expects
+fails it. The only other thing a case may show is a check skipped because the damage
 took what it reads (`StoreCase.skipped`). The kinds of `findings.drill` are the drill runner's,
 not the checker's, and have no case here.
 """
@@ -34,6 +35,7 @@ from harness.store.messagestore import MessageStore
 from harness.store.msgfiles import digest_file
 from harness.store.passwords import hash_password
 from harness.store.records import Account, Flag, MailboxMeta, MailboxStatus, Row, RowKey
+from tests.integration import test_client_promises as client_promises
 from tests.integration import test_durability as durability
 from tests.integration.test_checker_damage import DAMAGES
 
@@ -402,11 +404,11 @@ def test_one_broken_promise_of_the_history_is_exactly_one_finding(
 
 
 def uncovered(tables: Iterable[Iterable[type[F.Finding]]]) -> set[str]:
-    """The kinds of `store`, `backup` and `history` that no table names."""
+    """The kinds of `store`, `backup`, `history` and `clients` that no table names."""
     checker = {
         k
         for k, cls in F.KINDS.items()
-        if cls.__module__.rsplit(".", 1)[-1] in ("store", "backup", "history")
+        if cls.__module__.rsplit(".", 1)[-1] in ("store", "backup", "history", "clients")
     }
     return checker - {kind.kind for table in tables for kind in table}
 
@@ -418,6 +420,7 @@ def _tables(without: type[F.Finding] | None = None) -> list[list[type[F.Finding]
         [case.kind for case in STORE],
         [case.kind for case in BACKUP],
         [kind for _, kind in HISTORY],
+        [kind for _, kind in client_promises.CASES if kind is not None],
     ]
     return [[kind for kind in table if kind is not without] for table in tables]
 

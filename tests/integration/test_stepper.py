@@ -112,7 +112,7 @@ def _damage_never_inflicted(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -
 
 
 def _check_crashes(stepper: Stepper, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Undo]:
-    def crashed(root: Path) -> CheckReport:
+    def crashed(root: Path, **_: object) -> CheckReport:
         return CheckReport(str(root), errors=(CheckError("rows", "RuntimeError: boom"),))
 
     monkeypatch.setattr("harness.drill.stepper.run_check", crashed)

@@ -1,4 +1,4 @@
-"""Running firedrill's and imctrl's command lines as a user would: a child process."""
+"""Running firedrill's, imctrl's and imboxmaint's command lines as a user would: a child process."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 FIREDRILL = "harness.cli.firedrill"
 IMCTRL = "harness.cli.imctrl"
+IMBOXMAINT = "harness.cli.imboxmaint"
 
 
 def run_module(

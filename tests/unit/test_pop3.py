@@ -9,12 +9,14 @@ import socket
 import subprocess
 import threading
 from collections.abc import Coroutine, Iterator
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.errors import StoreError
 from harness.servers.pop3 import (
     dot_stuff,
     start_pop3_server,
@@ -24,6 +26,7 @@ from harness.servers.pop3 import (
     wire_size,
 )
 from harness.store.records import Flag, MailboxStatus, Row, RowKey
+from harness.store.uids import UID_MAX, uidl
 from tests.support.fake_backend import FakeBackend
 
 pytestmark = pytest.mark.timeout(10)
@@ -176,16 +179,45 @@ def test_wire_encoding_round_trips(data: bytes) -> None:
     assert b"".join(x + b"\n" for x in lines) == normalised
 
 
-def test_top_lines_and_unique_ids() -> None:
+def test_top_lines() -> None:
     assert top_lines(MSG1, 1) == wire_lines(MSG1)[:5]
     assert top_lines(b"Subject: x\nno body", 3) == [b"Subject: x", b"no body"]
 
-    def row(uid: int, msgid: str) -> Row:
-        return Row(RowKey("m", "INBOX", uid), msgid, frozenset(), 0, 1)
 
-    ids = unique_ids([row(1, "aa"), row(2, "bb"), row(3, "aa"), row(4, "bad id\x00")])
-    assert ids[:3] == ["aa", "bb", "aa-3"]
-    assert len(set(ids)) == 4 and all(0x21 <= ord(c) <= 0x7E for c in ids[3])
+def _row(uid: int, msgid: str) -> Row:
+    return Row(RowKey("m", "INBOX", uid), msgid, frozenset(), 0, 1)
+
+
+def test_unique_ids_are_the_uid_then_the_uidvalidity_in_upper_case_hex() -> None:
+    """Dovecot's default pop3_uidl_format %08Xu%08Xv; one copy of a message stored twice (the
+    same msgid in two rows) gets two unique-ids, as the uids differ."""
+    rows = [_row(1, "aa"), _row(2, "bb"), _row(0xABC, "aa"), _row(4, "bad id\x00")]
+    ids = unique_ids(rows, 0x5F5E1000)
+    assert ids == ["000000015F5E1000", "000000025F5E1000", "00000ABC5F5E1000", "000000045F5E1000"]
+    assert unique_ids(rows, 0xFFFFFFFF)[0] == "00000001FFFFFFFF"
+
+
+@given(
+    st.lists(st.integers(1, UID_MAX), min_size=1, max_size=20, unique=True),
+    st.integers(1, UID_MAX),
+    st.integers(1, UID_MAX),
+)
+def test_a_new_uidvalidity_gives_every_message_a_new_rfc1939_unique_id(
+    uids: list[int], old: int, new: int
+) -> None:
+    rows = [_row(uid, "same-msgid") for uid in sorted(uids)]
+    before, after = unique_ids(rows, old), unique_ids(rows, new)
+    for uid_ in before + after:  # RFC 1939 §7: 1 to 70 characters in 0x21-0x7E
+        assert 1 <= len(uid_) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in uid_)
+    assert len(set(before)) == len(rows)
+    assert (set(before) & set(after) == set()) is (old != new)
+    assert before == [uidl(r.key.uid, old) for r in rows]
+
+
+def test_uidl_refuses_numbers_that_are_not_32_bit() -> None:
+    for uid, uidvalidity in [(0, 1), (UID_MAX + 1, 1), (1, -1), (1, UID_MAX + 1)]:
+        with pytest.raises(StoreError, match="32-bit"):
+            uidl(uid, uidvalidity)
 
 
 # -- poplib sessions -------------------------------------------------------------------------
@@ -210,10 +242,11 @@ def test_round_trip_sizes_uidl_and_top(server: ServerThread, backend: FakeBacken
         assert short(client, f"LIST {number}") == f"+OK {number} {sizes[number]}".encode()
     assert b"\n".join(client.retr(1)[1]) + b"\n" == MSG1  # exact bytes, dots unstuffed
 
-    _, uidl, _ = client.uidl()
+    _, listed, _ = client.uidl()
     rows = backend.rows_now(MAILBOX)
-    assert [x.split()[1].decode() for x in uidl] == [r.msgid for r in rows]
-    assert client.uidl(2) == f"+OK 2 {rows[1].msgid}".encode()
+    uidvalidity = backend.folder_meta[(MAILBOX, "INBOX")].uidvalidity
+    assert [x.split()[1].decode() for x in listed] == [uidl(r.key.uid, uidvalidity) for r in rows]
+    assert client.uidl(2) == f"+OK 2 {uidl(rows[1].key.uid, uidvalidity)}".encode()
 
     _, top, _ = client.top(1, 2)
     assert top == [*MSG1.split(b"\n\n")[0].split(b"\n"), b"", b"first line", b".leading dot"]
@@ -223,6 +256,23 @@ def test_round_trip_sizes_uidl_and_top(server: ServerThread, backend: FakeBacken
     assert all(Flag.SEEN in r.flags for r in backend.rows_now(MAILBOX))
     assert Flag.FLAGGED in backend.rows_now(MAILBOX)[0].flags
     assert [c for c, _ in backend.calls].count("expunge") == 0
+
+
+def test_a_new_uidvalidity_changes_every_uidl_a_session_lists(
+    server: ServerThread, backend: FakeBackend
+) -> None:
+    """What `imboxmaint newuidvalidity` does to POP3 clients: a fresh UIDL epoch."""
+    client = server.login()
+    before = client.uidl()[1]
+    client.quit()
+    inbox = (MAILBOX, "INBOX")
+    backend.folder_meta[inbox] = replace(backend.folder_meta[inbox], uidvalidity=1_800_000_000)
+    client = server.login()
+    after = client.uidl()[1]
+    client.quit()
+    assert [x.split()[0] for x in after] == [x.split()[0] for x in before] == [b"1", b"2", b"3"]
+    assert {x.split()[1] for x in after}.isdisjoint(x.split()[1] for x in before)
+    assert [x.split()[1][8:] for x in after] == [b"6B49D200"] * 3  # 1_800_000_000 in hex
 
 
 def test_dele_quit_expunges_keeping_flags(server: ServerThread, backend: FakeBackend) -> None:

@@ -11,8 +11,12 @@ Behaviour worth knowing:
 * Sizes (STAT, LIST) are exact wire sizes: CRLF line endings, a final CRLF added when the
   stored message lacks one, before dot-stuffing (what a client counts after unstuffing).
   They are computed by fetching the messages, lazily, and cached per session.
-* Unique ids (UIDL) are the store msgids; when one msgid occurs more than once in the
-  maildrop, the copies after the first (by uid) get ``<msgid>-<uid>``.
+* Unique ids (UIDL) are made of the message's UID and the INBOX's UIDVALIDITY, like Dovecot's
+  default ``pop3_uidl_format = %08Xu%08Xv``: 8 upper-case hex digits of each, 16 characters
+  (``harness.store.uids.uidl``, the one definition). A new UIDVALIDITY (``imboxmaint
+  newuidvalidity`` after a restore of db/mbox) gives every message a new unique-id, so clients
+  that leave mail on the server download the maildrop again once; without it, a restore that
+  rewinds UIDNEXT would make new mail reuse unique-ids those clients skip as already seen.
 * QUIT in TRANSACTION state enters UPDATE: each DELEted message gets the Deleted flag (its
   other flags kept, re-read from the store) and the uids are expunged; only then ``+OK``.
   If the backend fails, ``-ERR [SYS/TEMP]`` and the messages stay (possibly flagged).

@@ -127,12 +127,25 @@ async def cmd_pass(session: Session, args: str) -> None:
         log.info("%s: login %r refused, mailbox %s", session.peer, login, account.status.value)
         await session.reply("-ERR [SYS/PERM] mailbox not available")
         return
-    rows = await session.backend.rows(account.mailbox, INBOX)
-    session.messages = [Message(r, u) for r, u in zip(rows, unique_ids(rows), strict=True)]
+    session.messages = await snapshot_maildrop(session, account.mailbox)
     session.account = account
     session.state = State.TRANSACTION
-    log.info("%s: %r logged in, %d messages", session.peer, login, len(rows))
-    await session.reply(f"+OK maildrop has {len(rows)} messages")
+    count = len(session.messages)
+    log.info("%s: %r logged in, %d messages", session.peer, login, count)
+    await session.reply(f"+OK maildrop has {count} messages")
+
+
+async def snapshot_maildrop(session: Session, mailbox: str) -> list[Message]:
+    """The snapshot of the account's INBOX with its unique-ids, which depend on the INBOX's
+    UIDVALIDITY (read first, like SELECT does); 0 stands for it when the mailbox or its INBOX
+    record is missing (the rows, if any, are still served)."""
+    try:
+        folders = await session.backend.folders(mailbox)
+    except LookupError:  # no mailbox: its INBOX is empty
+        folders = []
+    uidvalidity = next((f.uidvalidity for f in folders if f.folder == INBOX), 0)
+    rows = await session.backend.rows(mailbox, INBOX)
+    return [Message(r, u) for r, u in zip(rows, unique_ids(rows, uidvalidity), strict=True)]
 
 
 # -- TRANSACTION -----------------------------------------------------------------------------

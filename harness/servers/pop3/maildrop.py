@@ -7,11 +7,10 @@ byte-stuffing (RFC 1939 §3), which is what a client counts after unstuffing.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 
 from harness.store.records import Row
+from harness.store.uids import uidl
 
 __all__ = [
     "INBOX",
@@ -25,8 +24,6 @@ __all__ = [
 
 INBOX = "INBOX"
 """The folder that is the maildrop."""
-
-_UNIQUE_ID = re.compile(r"[\x21-\x7e]{1,70}")
 
 
 def wire_lines(data: bytes) -> list[bytes]:
@@ -63,19 +60,11 @@ def top_lines(data: bytes, count: int) -> list[bytes]:
     return lines[: blank + 1 + count]
 
 
-def unique_ids(rows: list[Row]) -> list[str]:
-    """UIDL ids, one per row in order: the msgid, made unique and RFC 1939-safe (§7: 0x21-0x7E,
-    at most 70 chars); an unsafe or long msgid is replaced by 40 hex digits of its SHA-256."""
-    seen: set[str] = set()
-    ids: list[str] = []
-    for row in rows:
-        base = row.msgid
-        if not _UNIQUE_ID.fullmatch(base) or len(base) > 58:
-            base = hashlib.sha256(row.msgid.encode("utf-8", "surrogateescape")).hexdigest()[:40]
-        uid = base if base not in seen else f"{base}-{row.key.uid}"
-        seen.add(base)
-        ids.append(uid)
-    return ids
+def unique_ids(rows: list[Row], uidvalidity: int) -> list[str]:
+    """UIDL ids, one per row in order, for a folder whose UIDVALIDITY is `uidvalidity`:
+    `harness.store.uids.uidl` of each row's UID (Dovecot's `%08Xu%08Xv`, RFC 1939 §7-safe).
+    Unique because UIDs are; all new once the folder gets a new UIDVALIDITY."""
+    return [uidl(row.key.uid, uidvalidity) for row in rows]
 
 
 @dataclass(slots=True)

@@ -9,4 +9,5 @@ mkdir -p "$INTERMAIL/db"
 for e in mbox msgid entry index dircache; do
   rm -rf "${INTERMAIL:?}/db/$e"; cp -a "$BACKUP_DIR/old/db/$e" "$INTERMAIL/db/$e"
 done
+"$IMBOXMAINT" --root "$INTERMAIL" newuidvalidity
 "$IMCTRL" --root "$INTERMAIL" start allservers

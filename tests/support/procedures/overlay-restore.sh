@@ -4,4 +4,5 @@
 set -euo pipefail
 "$IMCTRL" --root "$INTERMAIL" stop allservers
 cp -a "$BACKUP_DIR/." "$INTERMAIL/"
+"$IMBOXMAINT" --root "$INTERMAIL" newuidvalidity
 "$IMCTRL" --root "$INTERMAIL" start allservers

@@ -8,4 +8,5 @@ for p in msgfiles db/mbox db/msgid db/entry db/index db/dircache config/config.d
   cp -a "$BACKUP_DIR/$p" "$INTERMAIL/$p"
 done
 rm -rf "${INTERMAIL:?}/mta/spool"
+"$IMBOXMAINT" --root "$INTERMAIL" newuidvalidity
 "$IMCTRL" --root "$INTERMAIL" start allservers

@@ -1,0 +1,263 @@
+"""Invariant 8 from the history: what clients were told stays true.
+
+A client that saw a folder's UIDVALIDITY, UIDNEXT and (UID, Message-ID) pairs (the history's
+`seen` records) relies on them: under one UIDVALIDITY a UID never names another message and
+UIDNEXT never goes back (RFC 3501 §2.3.1.1); a server that cannot keep its UIDs, e.g. after
+db/mbox was restored from a backup, must give the folder a new, greater UIDVALIDITY. POP3
+unique-ids are never reused for another message (RFC 1939 §7). A flag a client set with an
+acknowledged STORE stays set while the message is there.
+
+Judged per folder against the store as it is now:
+
+- its UIDVALIDITY below one a client saw: `uidvalidity-decreased`;
+- equal to the newest a client saw: UIDNEXT below a UIDNEXT a client saw or at or below a UID
+  it saw is `uidnext-rewound`; each UID seen there that now names another message is
+  `uid-reused`;
+- greater: the client resynchronises, nothing it cached can mislead it; after a recovery
+  through the logs (no restore) that is needless, `uidvalidity-changed-needlessly`.
+
+Flags: an acknowledged `SetFlag` whose message is still in the mailbox (in any copy) with
+none of its copies carrying the flag is `acknowledged-flags-lost` (its `op` lets the verdict
+allow it after a backup's consistency point, like a lost delivery).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.checker.context import CheckContext
+from harness.checker.findings import (
+    AcknowledgedFlagsLost,
+    Finding,
+    UidlReused,
+    UidnextRewound,
+    UidReused,
+    UidvalidityChangedNeedlessly,
+    UidvalidityDecreased,
+)
+from harness.history import Delete, Operation, Seen, SetFlag, read_history
+from harness.servers.imap.render import FLAG_NAMES
+from harness.servers.pop3.maildrop import INBOX
+from harness.store.records import Account, FolderMeta, MsgRecord, Row, address_key, folder_prefix
+from harness.store.uids import uidl
+
+NEEDS = ("entry/entry.db", "index/index.db", "msgid/msgid.db", "mbox/folders.db", "mbox/rows.db")
+
+
+@dataclass
+class FolderPromises:
+    """What clients saw of one folder: per UIDVALIDITY, the highest UIDNEXT (or UID + 1) and
+    each UID's Message-ID (the last one seen)."""
+
+    uidnext: dict[int, int] = field(default_factory=dict)
+    uids: dict[int, dict[int, str]] = field(default_factory=dict)
+    highest_uid: dict[int, int] = field(default_factory=dict)
+
+    def add(self, seen: Seen) -> None:
+        v = seen.uidvalidity
+        self.uidnext[v] = max(self.uidnext.get(v, 0), seen.uidnext)
+        named = self.uids.setdefault(v, {})
+        for uid, message_id in seen.ids:
+            if uid.isdigit():
+                named[int(uid)] = message_id
+                self.highest_uid[v] = max(self.highest_uid.get(v, 0), int(uid))
+
+
+@dataclass
+class Promises:
+    """Everything clients were told, by (address, folder) and by address for POP3."""
+
+    folders: dict[tuple[str, str], FolderPromises] = field(default_factory=dict)
+    uidls: dict[str, dict[str, str]] = field(default_factory=dict)
+    """address -> unique-id -> Message-ID."""
+    flags: dict[tuple[str, str, str], Operation] = field(default_factory=dict)
+    """(address, Message-ID, flag) -> the last acknowledged STORE of it."""
+    deleted: set[tuple[str, str]] = field(default_factory=set)
+    """(address, Message-ID) of deletions that did not fail: its flags may be gone with it."""
+
+
+def promises(history: Path) -> Promises:
+    """Read what clients were told from a history."""
+    out = Promises()
+    for item in read_history(history):
+        if isinstance(item, Seen):
+            address = item.address.lower()
+            if item.protocol == "pop3":
+                out.uidls.setdefault(address, {}).update(item.ids)
+            elif item.uidvalidity:
+                key = (address, item.folder)
+                out.folders.setdefault(key, FolderPromises()).add(item)
+        elif isinstance(item, Operation):
+            target = item.target
+            if isinstance(target, SetFlag) and item.acknowledged and target.message_id:
+                out.flags[(target.address.lower(), target.message_id, target.flag)] = item
+            elif isinstance(target, Delete) and item.outcome.value != "fail":
+                out.deleted.update((target.address.lower(), m) for m in target.message_ids)
+    return out
+
+
+def check_clients(ctx: CheckContext, history: Path, *, restored: bool) -> Iterator[Finding]:
+    """Findings for promises to clients the store no longer keeps (see the module doc).
+
+    `restored`: the installation was restored from a backup (a new UIDVALIDITY is then the
+    right answer, not a needless one).
+    """
+    told = promises(history)
+    if not (told.folders or told.uidls or told.flags):
+        return
+    if not ctx.require("clients", *NEEDS):
+        return
+    mailbox_of = _resolver(ctx)
+    addresses = {a for a, _ in told.folders} | set(told.uidls) | {a for a, _, _ in told.flags}
+    followed = {m for m in map(mailbox_of, addresses) if m is not None}
+    store = _Store(ctx, followed)
+    for (address, folder), promised in sorted(told.folders.items()):
+        mailbox = mailbox_of(address)
+        meta = store.folder(mailbox, folder) if mailbox else None
+        if mailbox is None or meta is None:
+            ctx.stats["clients_skipped_no_folder"] += 1
+            continue
+        ctx.stats["clients_folders"] += 1
+        yield from _folder(address, promised, meta, store.uids(mailbox, folder), restored)
+    for address, uidls in sorted(told.uidls.items()):
+        mailbox = mailbox_of(address)
+        if mailbox is not None:
+            yield from _uidls(address, uidls, store.uidls(mailbox))
+    yield from _flags(told, mailbox_of, store)
+
+
+def _folder(
+    address: str,
+    promised: FolderPromises,
+    meta: FolderMeta,
+    now: dict[int, str],
+    restored: bool,
+) -> Iterator[Finding]:
+    """The UID promises of one folder against its state (`now`: UID -> Message-ID)."""
+    subject = f"{address}/{meta.folder}"
+    newest = max(promised.uidnext)
+    if meta.uidvalidity < newest:
+        yield UidvalidityDecreased(subject, f"UIDVALIDITY {meta.uidvalidity}, clients saw {newest}")
+        return
+    if meta.uidvalidity > newest:
+        if not restored:
+            yield UidvalidityChangedNeedlessly(
+                subject, f"UIDVALIDITY {newest} became {meta.uidvalidity} without a restore"
+            )
+        return
+    v = meta.uidvalidity
+    seen_next = promised.uidnext.get(v, 0)
+    highest = promised.highest_uid.get(v, 0)
+    if meta.uidnext < max(seen_next, highest + 1):
+        what = f"UIDNEXT {seen_next}" if seen_next > highest else f"UID {highest}"
+        yield UidnextRewound(
+            subject, f"UIDNEXT {meta.uidnext}, clients saw {what} under UIDVALIDITY {v}"
+        )
+    for uid, message_id in sorted(promised.uids.get(v, {}).items()):
+        current = now.get(uid)
+        if current is not None and current != message_id:
+            yield UidReused(
+                f"{subject}/{v}/{uid}", f"clients saw {message_id}, it now names {current}"
+            )
+
+
+def _uidls(address: str, promised: dict[str, str], now: dict[str, str]) -> Iterator[Finding]:
+    for unique_id, message_id in sorted(promised.items()):
+        current = now.get(unique_id)
+        if current is not None and current != message_id:
+            yield UidlReused(
+                f"{address}/{unique_id}", f"clients saw {message_id}, it now names {current}"
+            )
+
+
+def _flags(
+    told: Promises, mailbox_of: Callable[[str], str | None], store: _Store
+) -> Iterator[Finding]:
+    for (address, message_id, flag), op in sorted(told.flags.items()):
+        if (address, message_id) in told.deleted:
+            continue
+        mailbox = mailbox_of(address)
+        copies = store.flags_of(mailbox, message_id) if mailbox else []
+        if copies and not any(flag in flags for flags in copies):
+            yield AcknowledgedFlagsLost(
+                f"{mailbox}:{message_id}",
+                f"{flag} set by {address}, acknowledged; {len(copies)} copy(ies) without it",
+                op=op.index,
+            )
+
+
+def _resolver(ctx: CheckContext) -> Callable[[str], str | None]:
+    index = ctx.stores.handle("index", "index.db")
+    entries = ctx.stores.handle("entry", "entry.db")
+
+    def mailbox_of(address: str) -> str | None:
+        owner = index.get(address_key(address).encode())
+        if owner is None or entries.get(owner) is None:
+            return None
+        return Account.decode(owner, entries.get(owner)).mailbox
+
+    return mailbox_of
+
+
+class _Store:
+    """The rows of the followed mailboxes, read once, by folder, with Message-IDs resolved
+    (only those mailboxes are held in memory, never the whole store)."""
+
+    def __init__(self, ctx: CheckContext, mailboxes: set[str]) -> None:
+        self._folders: Any = ctx.stores.handle("mbox", "folders.db")
+        self._rows: defaultdict[tuple[str, str], list[Row]] = defaultdict(list)
+        rows = ctx.stores.handle("mbox", "rows.db")
+        for mailbox in sorted(mailboxes):
+            for key, value in prefixed(rows, folder_prefix(mailbox)):
+                row = Row.decode(key, value)
+                self._rows[(row.key.mailbox, row.key.folder)].append(row)
+        wanted = {row.msgid for rows_ in self._rows.values() for row in rows_}
+        records = ctx.stores.handle("msgid", "msgid.db")
+        self._header: dict[str, str] = {}
+        for msgid in wanted:
+            value = records.get(msgid.encode())
+            if value is not None:
+                self._header[msgid] = MsgRecord.decode(msgid.encode(), value).header_id
+
+    def folder(self, mailbox: str, folder: str) -> FolderMeta | None:
+        key = FolderMeta(mailbox, folder, 0, 0).key()
+        value = self._folders.get(key)
+        return FolderMeta.decode(key, value) if value is not None else None
+
+    def uids(self, mailbox: str, folder: str) -> dict[int, str]:
+        rows = self._rows.get((mailbox, folder), [])
+        return {row.key.uid: self._header.get(row.msgid, "") for row in rows}
+
+    def uidls(self, mailbox: str) -> dict[str, str]:
+        """The POP3 unique-id of each INBOX message (`harness.store.uids.uidl`, the rule the
+        POP3 server serves) -> its Message-ID."""
+        meta = self.folder(mailbox, INBOX)
+        uidvalidity = meta.uidvalidity if meta else 0
+        return {
+            uidl(row.key.uid, uidvalidity): self._header.get(row.msgid, "")
+            for row in self._rows.get((mailbox, INBOX), [])
+        }
+
+    def flags_of(self, mailbox: str, message_id: str) -> list[frozenset[str]]:
+        """The flags of each copy of `message_id` in the mailbox's INBOX."""
+        return [
+            frozenset(FLAG_NAMES[f] for f in row.flags)
+            for row in self._rows.get((mailbox, INBOX), [])
+            if self._header.get(row.msgid) == message_id
+        ]
+
+
+def prefixed(handle: Any, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The items of a B-tree database whose key starts with `prefix`, in key order."""
+    cursor = handle.cursor()
+    try:
+        item = cursor.set_range(prefix)
+        while item is not None and item[0].startswith(prefix):
+            yield item
+            item = cursor.next()
+    finally:
+        cursor.close()
