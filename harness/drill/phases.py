@@ -273,7 +273,8 @@ def restart(
     again (the probe of `ready`, at most `timeout` seconds), then the offline check and the
     served comparison again. A stop or start that fails is recorded (`failed`), not raised;
     the offline check runs whatever happened (it reads the tree), the served comparison only
-    when the service came back."""
+    when the service came back. Raises FiredrillError only when the offline check cannot
+    start (the tree is no installation any more), as verify does."""
     began = time.monotonic()
     failed = ""
     try:

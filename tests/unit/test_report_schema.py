@@ -270,6 +270,24 @@ def test_a_partial_record_validates_and_reads_back() -> None:
     assert again.record == partial and again.judgement.verdict.value == "unknown"
 
 
+def test_a_drill_stopped_during_its_restart_is_a_readable_partial_record() -> None:
+    report = DrillReport.from_json(load("pass-restore"))
+    last = report.record.timeline[-1]
+    assert last.phase == "restart" and report.record.restart is not None
+    partial = dataclasses.replace(
+        report.record,
+        timeline=(*report.record.timeline[:-1], dataclasses.replace(last, end=None)),
+        restart=None,
+        complete=False,
+        error="interrupted (Ctrl-C)",
+    )
+    data = json.loads(json.dumps(DrillReport.of(partial).to_json()))
+    assert validate(data) == [] and data["record"]["restart"] is None
+    again = DrillReport.from_json(data)
+    assert again.record == partial and again.judgement.verdict.value == "unknown"
+    assert again.judgement.reasons == ("interrupted (Ctrl-C)",)
+
+
 def test_a_report_of_format_1_is_refused_in_one_line_naming_the_format() -> None:
     with pytest.raises(OlderReport) as caught:
         load_report(OLDER / "pass-restore")
