@@ -81,9 +81,19 @@ class CheckReport:
 
 
 def run_check(
-    root: Path, *, against: Path | None = None, history: Path | None = None, progress: bool = False
+    root: Path,
+    *,
+    against: Path | None = None,
+    history: Path | None = None,
+    progress: bool = False,
+    digests: bool = True,
 ) -> CheckReport:
     """Check the installation at `root` (and compare it with a manifest when given).
+
+    `digests` False sizes message files instead of hashing them: for a second check of a tree
+    whose files were hashed moments before (the drill's clean restart: a stop and start never
+    rewrites a message file in place, the MSS writes a temporary file and renames it, so what a
+    restart can do to one is remove or truncate it).
 
     Raises only for bad input (no installation at root); every check's own failure becomes a
     CheckError in the report.
@@ -102,7 +112,7 @@ def run_check(
         stores = open_scratch(layout, Path(scratch))
         try:
             findings += stores.findings
-            ctx = CheckContext(layout, stores, progress=progress)
+            ctx = CheckContext(layout, stores, progress=progress, digests=digests)
             checks = list(CHECKS)
             if against is not None:
                 checks.append(("manifest", lambda c: compare(c, against)))

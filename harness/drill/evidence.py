@@ -64,15 +64,21 @@ def verify(
 
 
 def final_check(
-    layout: Layout, history: Path, scenario: Scenario, backup: BackupPhase | None
+    layout: Layout,
+    history: Path,
+    scenario: Scenario,
+    backup: BackupPhase | None,
+    *,
+    digests: bool = True,
 ) -> CheckReport:
     """The offline check of the recovered installation: every invariant check, the history's
     acknowledged operations, and after a restore the backup's manifest (the same call after
-    the restart cycle as in verify)."""
+    the restart cycle as in verify, there with `digests` False: message files sized, not
+    hashed again, see `run_check`)."""
     taken = backup.backup if backup else None
     restored = scenario.recovery_action == "restore"
     manifest = taken.manifest if restored and taken else None
-    return run_check(layout.root, history=history, against=manifest)
+    return run_check(layout.root, history=history, against=manifest, digests=digests)
 
 
 def served(

@@ -21,6 +21,7 @@ from fixtures.topology import relocate
 from harness.accounts import lab_accounts
 from harness.checker.databases import items, scratch_copy
 from harness.checker.findings import Finding, Verdict
+from harness.checker.run import run_check
 from harness.checker.served import ServedReport, served_state
 from harness.drill import lab as drill_lab
 from harness.drill import phases
@@ -229,3 +230,23 @@ def test_a_default_drill_serves_what_it_stores_and_survives_a_restart_outside_it
     assert record.since_start(restart.ready) > span.start
     html = (result.report_dir / "report.html").read_text()
     assert 'data-phase="restart"' in html and "Served state and clean restart" in html
+
+
+def test_the_check_after_the_restart_sizes_files_and_still_finds_one_removed_or_cut(
+    tree_xs: Layout,
+) -> None:
+    """The restart's second check (`digests=False`) finds a file a restart removed or
+    truncated, by size, and leaves content to verify's hashing check."""
+    files = sorted(p for p in tree_xs.msgfiles.rglob("*") if p.is_file())
+    cut, flipped = files[0], files[1]
+    cut.write_bytes(cut.read_bytes()[:-1])
+    data = bytearray(flipped.read_bytes())
+    data[-2] ^= 0x20
+    flipped.write_bytes(bytes(data))
+    sized = run_check(tree_xs.root, digests=False)
+    assert [(f.kind, f.subject) for f in sized.findings] == [("message-size-mismatch", cut.name)]
+    hashed = {(f.kind, f.subject) for f in run_check(tree_xs.root).findings}
+    assert hashed == {
+        ("message-size-mismatch", cut.name),
+        ("message-digest-mismatch", flipped.name),
+    }
