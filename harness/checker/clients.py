@@ -62,7 +62,7 @@ class FolderPromises:
         self.uidnext[v] = max(self.uidnext.get(v, 0), seen.uidnext)
         named = self.uids.setdefault(v, {})
         for uid, message_id in seen.ids:
-            if uid.isdigit():
+            if uid.isdigit() and message_id:  # an empty Message-ID is no evidence
                 named[int(uid)] = message_id
                 self.highest_uid[v] = max(self.highest_uid.get(v, 0), int(uid))
 
@@ -87,7 +87,7 @@ def promises(history: Path) -> Promises:
         if isinstance(item, Seen):
             address = item.address.lower()
             if item.protocol == "pop3":
-                out.uidls.setdefault(address, {}).update(item.ids)
+                out.uidls.setdefault(address, {}).update((u, m) for u, m in item.ids if m)
             elif item.uidvalidity:
                 key = (address, item.folder)
                 out.folders.setdefault(key, FolderPromises()).add(item)

@@ -155,7 +155,8 @@ def _message_differs(served: Message | None, stored: Message | None) -> str:
     if served is None or stored is None:
         return ""
     parts = []
-    if stored.message_id is not None and served.message_id != stored.message_id:
+    known = stored.message_id is not None and served.message_id is not None
+    if known and served.message_id != stored.message_id:
         parts.append(f"Message-ID served {served.message_id!r}, stored {stored.message_id!r}")
     if served.flags != stored.flags:
         parts.append(f"flags served {_flags(served.flags)}, stored {_flags(stored.flags)}")
@@ -289,14 +290,21 @@ def _stored_message(row: Row, records: Any) -> Message:
 
 
 def served_state(
-    layout: Layout, access: Access, history: Path, *, tier: str, seed: int
+    layout: Layout,
+    access: Access,
+    history: Path,
+    *,
+    tier: str,
+    seed: int,
+    identities: bool = True,
 ) -> ServedReport:
     """Compare what the followed accounts are served with what the store holds (see the
     module's docstring); never raises. `tier` decides whether the followed accounts are
-    sampled, `seed` which ones."""
+    sampled, `seed` which ones. Without `identities` the Message-ID of each UID is not
+    fetched (the server reads no message file): UIDs, flags, UIDVALIDITY and UIDNEXT only."""
     started = time.monotonic()
     try:
-        report = _served_state(layout, access, history, tier, seed)
+        report = _served_state(layout, access, history, tier, seed, identities)
     except Exception as exc:  # checkers never raise: the invariant is then unknown
         last = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{Path(last.filename).name}:{last.lineno}"
@@ -305,7 +313,7 @@ def served_state(
 
 
 def _served_state(
-    layout: Layout, access: Access, history: Path, tier: str, seed: int
+    layout: Layout, access: Access, history: Path, tier: str, seed: int, identities: bool
 ) -> ServedReport:
     try:
         touched = followed(history)
@@ -326,12 +334,18 @@ def _served_state(
             without += 1
     chosen = choose(logins, tier, seed)
     selected = [logins[a] for a in chosen]
-    report = compare(layout, access.endpoints, selected, pop3_sample(chosen, seed))
+    pop3 = pop3_sample(chosen, seed)
+    report = compare(layout, access.endpoints, selected, pop3, identities=identities)
     return dataclasses.replace(report, followed=len(logins) + without, without_password=without)
 
 
 def compare(
-    layout: Layout, endpoints: Endpoints, logins: Sequence[Login], pop3: Collection[str] = ()
+    layout: Layout,
+    endpoints: Endpoints,
+    logins: Sequence[Login],
+    pop3: Collection[str] = (),
+    *,
+    identities: bool = True,
 ) -> ServedReport:
     """Compare each of `logins` over IMAP (and those whose address is in `pop3` over POP3
     too) with a recovered copy of the store read first; `WORKERS` accounts at a time. Never
@@ -344,7 +358,7 @@ def compare(
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="served") as pool:
         done = list(
             pool.map(
-                lambda who, mine: _account(endpoints, who, mine, who.address in pop3),
+                lambda who, mine: _account(endpoints, who, mine, who.address in pop3, identities),
                 logins,
                 stored,
             )
@@ -379,13 +393,17 @@ def _stored_or_why(stores: ScratchStores, who: Login) -> StoredMailbox | Finding
 
 
 def _account(
-    endpoints: Endpoints, who: Login, stored: StoredMailbox | Finding, pop3: bool
+    endpoints: Endpoints,
+    who: Login,
+    stored: StoredMailbox | Finding,
+    pop3: bool,
+    identities: bool = True,
 ) -> _Compared:
     if isinstance(stored, Finding):
         return _Compared((stored,), 0, 0, False)
     findings: list[Finding] = []
     folders = messages = 0
-    for found, compared in _imap(endpoints, who, stored.folders):
+    for found, compared in _imap(endpoints, who, stored.folders, identities):
         findings += found
         folders, messages = folders + 1, messages + compared
     if pop3:
@@ -395,7 +413,7 @@ def _account(
 
 
 def _imap(
-    endpoints: Endpoints, who: Login, stored: Sequence[FolderState]
+    endpoints: Endpoints, who: Login, stored: Sequence[FolderState], identities: bool = True
 ) -> Iterator[tuple[list[Finding], int]]:
     """Per folder: its differences and how many UIDs were compared (a session that cannot be
     opened is one finding, `ADDRESS/imap`)."""
@@ -403,7 +421,7 @@ def _imap(
         with imap_session(endpoints, who) as imap:
             for folder in stored:
                 try:
-                    served = imap_folder(imap, folder.name)
+                    served = imap_folder(imap, folder.name, identities)
                 except Unreadable as exc:
                     subject = f"{who.address}/{folder.name}"
                     yield [ServedStateDiffers(subject, f"cannot be read: {exc}")], 0

@@ -25,6 +25,8 @@ TIMEOUT = 5.0
 SYSTEM_FLAGS = frozenset({"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"})
 """The IMAP system flags compared (RFC 3501 §2.3.2); \\Recent and keywords are not stored."""
 FETCH_ITEMS = "(UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
+FETCH_FLAGS = "(UID FLAGS)"
+"""Without the Message-IDs: the server reads no message file."""
 
 _UID = re.compile(rb"\bUID (\d+)")
 _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
@@ -38,8 +40,9 @@ class Unreadable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One message of a folder: its UID, its Message-ID ("" when it has none; None when the
-    store's row names no message record, so it is unknown) and its IMAP system flags."""
+    """One message of a folder: its UID, its Message-ID ("" when it has none; None when it
+    is unknown: the store's row names no message record, or it was not fetched) and its IMAP
+    system flags."""
 
     uid: int
     message_id: str | None
@@ -86,8 +89,9 @@ def imap_session(endpoints: Endpoints, who: Login) -> Iterator[imaplib.IMAP4]:
             imap.logout()
 
 
-def imap_folder(imap: imaplib.IMAP4, name: str) -> FolderState:
-    """EXAMINE `name`, then UID FETCH every message's UID, flags and Message-ID.
+def imap_folder(imap: imaplib.IMAP4, name: str, identities: bool = True) -> FolderState:
+    """EXAMINE `name`, then UID FETCH every message's UID, flags and (with `identities`)
+    Message-ID.
 
     Raises Unreadable when the folder cannot be opened or an answer cannot be parsed.
     """
@@ -102,7 +106,7 @@ def imap_folder(imap: imaplib.IMAP4, name: str) -> FolderState:
             raise Unreadable(f"EXAMINE {name}: no EXISTS, UIDVALIDITY or UIDNEXT in the answer")
         messages: tuple[Message, ...] = ()
         if exists:
-            typ, data = imap.uid("FETCH", "1:*", FETCH_ITEMS)
+            typ, data = imap.uid("FETCH", "1:*", FETCH_ITEMS if identities else FETCH_FLAGS)
             if typ != "OK":
                 raise Unreadable(f"UID FETCH 1:* in {name}: {_text(data)}")
             messages = parse_fetch(data)
@@ -117,15 +121,22 @@ def parse_fetch(data: Sequence[object]) -> tuple[Message, ...]:
     FLAGS is missing."""
     messages = []
     for part in data:
-        if not isinstance(part, tuple) or len(part) != 2:
+        if isinstance(part, bytes) and _UID.search(part):  # no literal: UID and FLAGS only
+            head, literal = part, None
+        elif isinstance(part, tuple) and len(part) == 2:
+            head, literal = part
+        else:
             continue
-        head, literal = part
         uid, flags = _UID.search(head), _FLAGS.search(head)
         if uid is None or flags is None:
             raise Unreadable(f"a FETCH answer without UID or FLAGS: {head[:80]!r}")
         names = frozenset(f for f in flags.group(1).decode("ascii", "replace").split())
         messages.append(
-            Message(int(uid.group(1)), header_message_id(bytes(literal)), names & SYSTEM_FLAGS)
+            Message(
+                int(uid.group(1)),
+                None if literal is None else header_message_id(bytes(literal)),
+                names & SYSTEM_FLAGS,
+            )
         )
     return tuple(sorted(messages, key=lambda m: m.uid))
 

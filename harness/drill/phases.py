@@ -294,7 +294,11 @@ def restart(
             failed = f"imctrl start allservers: {exc}"
     started = time.monotonic() if at is None else at
     check = final_check(lab.layout, lab.history.path, scenario, backup, digests=False)
-    again = None if at is None else served(lab.layout, lab.access, lab.history.path, scenario, seed)
+    again = (
+        None
+        if at is None
+        else served(lab.layout, lab.access, lab.history.path, scenario, seed, identities=False)
+    )
     return RestartRecord(
         round(stopped - began, 3),
         round(started - stopped, 3),

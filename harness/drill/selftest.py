@@ -114,16 +114,26 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def selftest(
-    *, seeds: int, report_dir: Path, jobs: int = 3, on_trial: Callable[[Trial], None] | None = None
+    *,
+    seeds: int,
+    report_dir: Path,
+    jobs: int = 3,
+    on_trial: Callable[[Trial], None] | None = None,
+    correct_seeds: int | None = None,
 ) -> Score:
-    """Run every flaw and every catalogue scenario at seeds 1..`seeds`, `jobs` at a time
-    (FiredrillError unless both are at least 1: a score of no drill would be a perfect one)."""
-    if seeds < 1 or jobs < 1:
-        raise FiredrillError(f"selftest needs at least one seed and one job, not {seeds}, {jobs}")
+    """Run every flaw at seeds 1..`seeds` and every catalogue scenario with its own procedure
+    at seeds 1..`correct_seeds` (default: `seeds`), `jobs` at a time (FiredrillError unless
+    each is at least 1: a score of no drill would be a perfect one)."""
+    correct_seeds = seeds if correct_seeds is None else correct_seeds
+    if min(seeds, jobs, correct_seeds) < 1:
+        raise FiredrillError(
+            f"selftest needs at least one seed and one job, not {seeds}, {jobs}, {correct_seeds}"
+        )
     work: list[Callable[[], Trial]] = []
     for seed in range(1, seeds + 1):
         work += [partial(_flaw_trial, f, seed, report_dir) for f in FLAWS]
-        work += [partial(_correct_trial, p, seed, report_dir) for p in catalogue()]
+        if seed <= correct_seeds:
+            work += [partial(_correct_trial, p, seed, report_dir) for p in catalogue()]
     trials: list[Trial] = []
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="selftest") as pool:
         for trial in pool.map(lambda job: job(), work):

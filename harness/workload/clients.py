@@ -126,7 +126,7 @@ def _pop_seen(pop: poplib.POP3, number: int, header: bytes, address: str, saw: S
     """Report the unique-id of message `number` with the Message-ID of its `header`."""
     reply = pop.uidl(number)
     parts = reply.split() if isinstance(reply, bytes) else []
-    if len(parts) >= 3:  # b"+OK n unique-id"
+    if len(parts) >= 3 and message_id_of(header):  # b"+OK n unique-id"
         ids = ((parts[2].decode("ascii", "replace"), message_id_of(header)),)
         saw(Seen(address, "pop3", ids=ids))
 
@@ -229,17 +229,22 @@ def selected(imap: imaplib.IMAP4) -> tuple[int, int]:
 
 
 def fetched_ids(data: list[Any]) -> list[tuple[str, str]]:
-    """(UID, Message-ID) of each message of a UID FETCH response carrying its header."""
+    """(UID, Message-ID) of each message of a UID FETCH response carrying its header; a
+    message whose header came back without a Message-ID is left out (no identity was seen)."""
     pairs = []
     for part in data:
         if isinstance(part, tuple):
             match = _FETCH_UID.search(part[0])
-            if match is not None:
-                pairs.append((match.group(1).decode(), message_id_of(part[1])))
+            message_id = message_id_of(part[1])
+            if match is not None and message_id:
+                pairs.append((match.group(1).decode(), message_id))
     return pairs
 
 
 def _report(imap: imaplib.IMAP4, address: str, ids: list[tuple[str, str]], saw: Saw) -> None:
+    """Report the selected folder's UIDVALIDITY and UIDNEXT with the (UID, Message-ID) pairs
+    whose Message-ID is known (an empty one is no evidence of which message a UID names)."""
+    ids = [(uid, message_id) for uid, message_id in ids if message_id]
     uidvalidity, uidnext = selected(imap)
     saw(Seen(address, "imap", "INBOX", uidvalidity, uidnext, tuple(ids)))
 

@@ -136,6 +136,17 @@ def restore_then_new_mail_reuses_a_uid(lab: Lab) -> Expected:
     return F.UidReused, f"{lab.inbox}/{lab.folder().uidvalidity}/{uid}", None
 
 
+def a_uid_seen_without_a_message_id(lab: Lab) -> Expected:
+    """A FETCH whose header came back without a Message-ID (a message being expunged, a
+    crash under it) tells nothing about which message the UID names: no promise."""
+    lab.backup("<b@promises.test>")
+    uid = lab.deliver("<a@promises.test>")
+    lab.imap_sees((uid, ""))
+    lab.restore()
+    assert lab.deliver_queued() == [uid]
+    return None
+
+
 def restore_then_new_mail_reuses_a_uidl(lab: Lab) -> Expected:
     """The same for a POP3 client that leaves mail on the server: B would never be fetched."""
     lab.backup("<b@promises.test>")
@@ -247,6 +258,7 @@ CASES: list[tuple[Case, type[F.Finding] | None]] = [
     (seen_and_kept, None),
     (restore_rewinds_uidnext, F.UidnextRewound),
     (restore_then_new_mail_reuses_a_uid, F.UidReused),
+    (a_uid_seen_without_a_message_id, None),
     (restore_then_new_mail_reuses_a_uidl, F.UidlReused),
     (restore_of_an_older_uidvalidity, F.UidvalidityDecreased),
     (restore_with_a_new_uidvalidity, None),

@@ -58,17 +58,19 @@ def test_the_catalogue_has_at_least_twelve_documented_flaws() -> None:
 
 
 def test_selftest_catches_every_flaw_without_false_alarm_at_two_seeds(tmp_path: Path) -> None:
-    """Every flaw caught, and every catalogue scenario passes with its own procedure (at seeds
-    1 and 2: its report shows what a passing drill must), nothing left behind."""
+    """Every flaw caught at seeds 1 and 2, and every catalogue scenario passes with its own
+    procedure (at seed 1 here, the docker catalogue test runs them again, the slow test at ten
+    seeds: its report shows what a passing drill must), nothing left behind."""
     scenarios = {p.stem: load_scenario(p) for p in catalogue()}
     before = {p for name in scenarios for p in sandboxes(name)}
-    score = selftest(seeds=2, report_dir=tmp_path, jobs=4)
+    score = selftest(seeds=2, report_dir=tmp_path, jobs=4, correct_seeds=1)
     missed = [t for t in score.trials if not t.ok]
     assert missed == []
     assert (score.caught, score.total, score.false_alarms) == (len(FLAWS), len(FLAWS), 0)
     correct = [t for t in score.trials if t.kind == "correct"]
     assert sorted({t.scenario for t in correct}) == sorted(scenarios)
-    assert len(correct) == 2 * len(scenarios)
+    assert len(correct) == len(scenarios)
+    assert {t.seed for t in score.trials if t.kind == "flaw"} == {1, 2}
     for trial in score.trials:
         directory, report = load_report(Path(trial.report))
         assert report.record.seed == trial.seed

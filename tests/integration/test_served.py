@@ -186,14 +186,9 @@ def test_what_only_breaks_at_the_next_restart_is_damage_naming_it(running: phase
     restart: RestartRecord = phases.restart(running, _scenario(), None, SEED, 60)
     assert restart.ready is not None and restart.failed == ""
     damage = _subjects(tuple(restart_damage(verify, restart)))
-    assert ("damaged-by-restart", f"message-file-missing {victim.msgid}") in damage
-    # the restored row's file is gone, so the folder can no longer be served either
-    assert sorted(damage) == sorted(
-        [
-            ("damaged-by-restart", f"message-file-missing {victim.msgid}"),
-            ("damaged-by-restart", f"served-state-differs {victim.address}/Archive"),
-        ]
-    )
+    # the restored row's file is gone: the offline check after the restart names it (the
+    # comparison after the restart fetches UIDs and flags only, no message file is read)
+    assert damage == [("damaged-by-restart", f"message-file-missing {victim.msgid}")]
 
 
 def test_a_default_drill_serves_what_it_stores_and_survives_a_restart_outside_its_rto(

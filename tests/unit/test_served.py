@@ -140,6 +140,17 @@ def test_the_fetch_answer_is_read_as_imaplib_returns_it() -> None:
         parse_fetch([(b"1 (FLAGS (\\Seen) BODY[HEADER.FIELDS (MESSAGE-ID)] {2}", b"\r\n")])
 
 
+def test_a_flags_only_fetch_answer_has_unknown_message_ids_that_never_differ() -> None:
+    """After the restart the comparison fetches (UID FLAGS): no literal, Message-ID unknown,
+    compared by UID and flags only."""
+    data: list[object] = [b"1 (UID 3 FLAGS (\\Seen))", b"2 (UID 7 FLAGS ())"]
+    served = parse_fetch(data)
+    assert served == (Message(3, None, frozenset({"\\Seen"})), Message(7, None, frozenset()))
+    stored = FolderState("INBOX", 5, 8, (Message(3, "<a@x>", frozenset({"\\Seen"})),))
+    (found,) = diff_folder(WHO, FolderState("INBOX", 5, 8, served), stored)
+    assert found.subject == f"{WHO}/INBOX/7" and "not stored" in found.detail
+
+
 def test_the_followed_accounts_are_those_the_history_touched(tmp_path: Path) -> None:
     with HistoryWriter(tmp_path / "history.jsonl") as history:
         sent = Deliver("<m@x>", "s@partner.example", ("Bob@example.com", "eve@example.com"), 9)
