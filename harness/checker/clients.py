@@ -43,8 +43,10 @@ from harness.history import Delete, Operation, Seen, SetFlag, read_history
 from harness.servers.imap.render import FLAG_NAMES
 from harness.servers.pop3.maildrop import INBOX
 from harness.store.records import Account, FolderMeta, MsgRecord, Row, address_key, folder_prefix
-from harness.store.uids import uidl
+from harness.store.uids import UID_MAX, parse_uidl, uidl
 
+UNREADABLE = (ValueError, KeyError, TypeError, UnicodeDecodeError)
+"""What decoding a damaged record raises (json, a missing field, a wrong type)."""
 NEEDS = ("entry/entry.db", "index/index.db", "msgid/msgid.db", "mbox/folders.db", "mbox/rows.db")
 
 
@@ -62,9 +64,14 @@ class FolderPromises:
         self.uidnext[v] = max(self.uidnext.get(v, 0), seen.uidnext)
         named = self.uids.setdefault(v, {})
         for uid, message_id in seen.ids:
-            if uid.isdigit() and message_id:  # an empty Message-ID is no evidence
+            if uid.isdecimal() and uid.isascii() and message_id:  # "" is no evidence
                 named[int(uid)] = message_id
-                self.highest_uid[v] = max(self.highest_uid.get(v, 0), int(uid))
+                self.saw_uid(v, int(uid))
+
+    def saw_uid(self, uidvalidity: int, uid: int) -> None:
+        """A client saw `uid` exist under `uidvalidity` (UIDNEXT is beyond it from then on)."""
+        self.uidnext.setdefault(uidvalidity, 0)
+        self.highest_uid[uidvalidity] = max(self.highest_uid.get(uidvalidity, 0), uid)
 
 
 @dataclass
@@ -88,6 +95,7 @@ def promises(history: Path) -> Promises:
             address = item.address.lower()
             if item.protocol == "pop3":
                 out.uidls.setdefault(address, {}).update((u, m) for u, m in item.ids if m)
+                _pop3_uids(out, address, item)
             elif item.uidvalidity:
                 key = (address, item.folder)
                 out.folders.setdefault(key, FolderPromises()).add(item)
@@ -98,6 +106,16 @@ def promises(history: Path) -> Promises:
             elif isinstance(target, Delete) and item.outcome.value != "fail":
                 out.deleted.update((target.address.lower(), m) for m in target.message_ids)
     return out
+
+
+def _pop3_uids(out: Promises, address: str, seen: Seen) -> None:
+    """A POP3 unique-id names a UID of the INBOX under a UIDVALIDITY (`harness.store.uids`):
+    the maildrop's UIDNEXT is beyond it, like for an IMAP client that saw the UID."""
+    for unique_id, message_id in seen.ids:
+        named = parse_uidl(unique_id)
+        if named is not None and message_id:
+            uid, uidvalidity = named
+            out.folders.setdefault((address, INBOX), FolderPromises()).saw_uid(uidvalidity, uid)
 
 
 def check_clients(ctx: CheckContext, history: Path, *, restored: bool) -> Iterator[Finding]:
@@ -159,7 +177,7 @@ def _folder(
         )
     for uid, message_id in sorted(promised.uids.get(v, {}).items()):
         current = now.get(uid)
-        if current is not None and current != message_id:
+        if current and current != message_id:  # "": the store names no Message-ID there
             yield UidReused(
                 f"{subject}/{v}/{uid}", f"clients saw {message_id}, it now names {current}"
             )
@@ -168,7 +186,7 @@ def _folder(
 def _uidls(address: str, promised: dict[str, str], now: dict[str, str]) -> Iterator[Finding]:
     for unique_id, message_id in sorted(promised.items()):
         current = now.get(unique_id)
-        if current is not None and current != message_id:
+        if current and current != message_id:
             yield UidlReused(
                 f"{address}/{unique_id}", f"clients saw {message_id}, it now names {current}"
             )
@@ -195,10 +213,14 @@ def _resolver(ctx: CheckContext) -> Callable[[str], str | None]:
     entries = ctx.stores.handle("entry", "entry.db")
 
     def mailbox_of(address: str) -> str | None:
+        """The address's mailbox; None when it has none or its records cannot be read (the
+        account checks report those)."""
         owner = index.get(address_key(address).encode())
-        if owner is None or entries.get(owner) is None:
+        entry = entries.get(owner) if owner is not None else None
+        try:
+            return Account.decode(owner, entry).mailbox if entry is not None else None
+        except UNREADABLE:
             return None
-        return Account.decode(owner, entries.get(owner)).mailbox
 
     return mailbox_of
 
@@ -213,20 +235,30 @@ class _Store:
         rows = ctx.stores.handle("mbox", "rows.db")
         for mailbox in sorted(mailboxes):
             for key, value in prefixed(rows, folder_prefix(mailbox)):
-                row = Row.decode(key, value)
+                try:
+                    row = Row.decode(key, value)
+                except UNREADABLE:  # the row checks report it; the others are still judged
+                    ctx.stats["clients_unreadable_records"] += 1
+                    continue
                 self._rows[(row.key.mailbox, row.key.folder)].append(row)
         wanted = {row.msgid for rows_ in self._rows.values() for row in rows_}
         records = ctx.stores.handle("msgid", "msgid.db")
         self._header: dict[str, str] = {}
         for msgid in wanted:
             value = records.get(msgid.encode())
-            if value is not None:
-                self._header[msgid] = MsgRecord.decode(msgid.encode(), value).header_id
+            try:
+                if value is not None:
+                    self._header[msgid] = MsgRecord.decode(msgid.encode(), value).header_id
+            except UNREADABLE:
+                ctx.stats["clients_unreadable_records"] += 1
 
     def folder(self, mailbox: str, folder: str) -> FolderMeta | None:
         key = FolderMeta(mailbox, folder, 0, 0).key()
         value = self._folders.get(key)
-        return FolderMeta.decode(key, value) if value is not None else None
+        try:
+            return FolderMeta.decode(key, value) if value is not None else None
+        except UNREADABLE:
+            return None
 
     def uids(self, mailbox: str, folder: str) -> dict[int, str]:
         rows = self._rows.get((mailbox, folder), [])
@@ -240,6 +272,7 @@ class _Store:
         return {
             uidl(row.key.uid, uidvalidity): self._header.get(row.msgid, "")
             for row in self._rows.get((mailbox, INBOX), [])
+            if 0 < row.key.uid <= UID_MAX and 0 <= uidvalidity <= UID_MAX
         }
 
     def flags_of(self, mailbox: str, message_id: str) -> list[frozenset[str]]:

@@ -117,8 +117,12 @@ def run_check(
             if against is not None:
                 checks.append(("manifest", lambda c: compare(c, against)))
             if history is not None:
-                queued = queued_copies(against)
-                checks.append(("history", lambda c: check_history(c, history, queued=queued)))
+                checks.append(
+                    (
+                        "history",
+                        lambda c: check_history(c, history, queued=queued_copies(against)),
+                    )
+                )
                 restored = against is not None
                 checks.append(("clients", lambda c: check_clients(c, history, restored=restored)))
             for name, check in checks:

@@ -44,6 +44,18 @@ class MailBackend(Protocol):
         """Replace the flags of one message; returns the updated row; LookupError if gone."""
         ...
 
+    async def change_flags(
+        self,
+        mailbox: str,
+        folder: str,
+        uid: int,
+        add: frozenset[Flag] = frozenset(),
+        remove: frozenset[Flag] = frozenset(),
+    ) -> Row:
+        """Add then remove flags of one message as the store has it now (not a session's
+        copy: what other sessions changed meanwhile is kept); LookupError if gone."""
+        ...
+
     async def expunge(self, mailbox: str, folder: str, uids: list[int]) -> list[int]:
         """Remove these uids (only those flagged deleted are removed); returns removed uids."""
         ...

@@ -108,6 +108,12 @@ def _set_flags(store: MessageStore, args: dict[str, Any], _: bytes) -> Reply:
     return Reply(row_json(store.set_flags(key, parse_flags(args["flags"]))))
 
 
+def _change_flags(store: MessageStore, args: dict[str, Any], _: bytes) -> Reply:
+    key = RowKey(args["mailbox"], args["folder"], int(args["uid"]))
+    add, remove = parse_flags(args.get("add", "")), parse_flags(args.get("remove", ""))
+    return Reply(row_json(store.change_flags(key, add, remove)))
+
+
 def _expunge(store: MessageStore, args: dict[str, Any], _: bytes) -> Reply:
     uids = args.get("uids")
     wanted = None if uids is None else [int(u) for u in uids]
@@ -156,6 +162,7 @@ _OPS = {
     "folders": _folders,
     "fetch": _fetch,
     "set_flags": _set_flags,
+    "change_flags": _change_flags,
     "expunge": _expunge,
     "create_mailbox": _create_mailbox,
     "delete_mailbox": _delete_mailbox,

@@ -89,6 +89,21 @@ class RemoteBackend:
         reply = await self._store("set_flags", mailbox=mailbox, folder=folder, uid=uid, flags=code)
         return _row(reply.result)
 
+    async def change_flags(
+        self,
+        mailbox: str,
+        folder: str,
+        uid: int,
+        add: frozenset[Flag] = frozenset(),
+        remove: frozenset[Flag] = frozenset(),
+    ) -> Row:
+        codes = {
+            name: "".join(sorted(f.value for f in fs))
+            for name, fs in (("add", add), ("remove", remove))
+        }
+        reply = await self._store("change_flags", mailbox=mailbox, folder=folder, uid=uid, **codes)
+        return _row(reply.result)
+
     async def expunge(self, mailbox: str, folder: str, uids: list[int]) -> list[int]:
         reply = await self._store("expunge", mailbox=mailbox, folder=folder, uids=uids)
         return [int(u) for u in reply.result]

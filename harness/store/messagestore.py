@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -292,11 +292,25 @@ class MessageStore:
 
     def set_flags(self, key: RowKey, flags: frozenset[Flag]) -> Row:
         """Replace the flags of one row, keeping the folder's unseen count right."""
+        return self._update_flags(key, lambda _: flags)
+
+    def change_flags(
+        self, key: RowKey, add: frozenset[Flag] = frozenset(), remove: frozenset[Flag] = frozenset()
+    ) -> Row:
+        """Add then remove flags of one row as it is stored, in one transaction: a change
+        another session made to other flags meanwhile is kept (a client's copy of the row may
+        be stale). NotFound once the row is gone."""
+        return self._update_flags(key, lambda old: (old | add) - remove)
+
+    def _update_flags(
+        self, key: RowKey, flags_of: Callable[[frozenset[Flag]], frozenset[Flag]]
+    ) -> Row:
         with self.mbox_env.transaction() as txn:
             value = self._rows.get(key.encode(), txn=txn)
             if value is None:
                 raise NotFound(f"no message {key}")
             row = Row.decode(key.encode(), value)
+            flags = flags_of(row.flags)
             new = replace(row, flags=flags)
             self._rows.put(key.encode(), new.encode(), txn=txn)
             delta = (Flag.SEEN not in flags) - (Flag.SEEN not in row.flags)

@@ -36,6 +36,14 @@ def uidl(uid: int, uidvalidity: int) -> str:
     return f"{uid:08X}{uidvalidity:08X}"
 
 
+def parse_uidl(unique_id: str) -> tuple[int, int] | None:
+    """The (UID, UIDVALIDITY) a unique-id made by `uidl` names; None for any other string."""
+    if len(unique_id) != 16 or not all(c in "0123456789ABCDEF" for c in unique_id):
+        return None
+    uid, uidvalidity = int(unique_id[:8], 16), int(unique_id[8:], 16)
+    return (uid, uidvalidity) if uid else None
+
+
 def next_uidvalidity(old: int, now: int) -> int:
     """The UIDVALIDITY that replaces `old` when a folder's UIDs cannot be kept:
     max(old + 1, now), with `now` in Unix seconds. A folder's UIDVALIDITY is its creation time

@@ -314,7 +314,7 @@ def imap_flag(
         on_commit(message_id)
         try:
             typ, _ = imap.uid("STORE", uid, "+FLAGS.SILENT", f"({flag})")
-        except OSError as exc:
+        except (OSError, imaplib.IMAP4.abort) as exc:  # the answer was lost, not a refusal
             raise Indeterminate(f"STORE: {exc}") from exc
         if typ != "OK":
             raise Failed("STORE refused")

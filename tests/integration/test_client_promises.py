@@ -126,6 +126,16 @@ def restore_rewinds_uidnext(lab: Lab) -> Expected:
     return F.UidnextRewound, lab.inbox, None
 
 
+def restore_rewinds_what_a_pop3_client_saw(lab: Lab) -> Expected:
+    """A unique-id names its UID and UIDVALIDITY: a POP3 client that saw mail after the
+    backup holds the same promise as an IMAP client."""
+    lab.backup()
+    uid = lab.deliver("<after-backup@promises.test>")
+    lab.pop_sees(uid, "<after-backup@promises.test>")
+    lab.restore()
+    return F.UidnextRewound, lab.inbox, None
+
+
 def restore_then_new_mail_reuses_a_uid(lab: Lab) -> Expected:
     """The reproduction in miniature: the UID a client cached for A now names B."""
     lab.backup("<b@promises.test>")
@@ -257,6 +267,7 @@ def crash_duplicate_is_a_warning(lab: Lab) -> Expected:
 CASES: list[tuple[Case, type[F.Finding] | None]] = [
     (seen_and_kept, None),
     (restore_rewinds_uidnext, F.UidnextRewound),
+    (restore_rewinds_what_a_pop3_client_saw, F.UidnextRewound),
     (restore_then_new_mail_reuses_a_uid, F.UidReused),
     (a_uid_seen_without_a_message_id, None),
     (restore_then_new_mail_reuses_a_uidl, F.UidlReused),

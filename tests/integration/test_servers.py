@@ -330,3 +330,33 @@ def test_restarts_succeed_while_status_is_polled_from_another_thread(live_xs: La
         polling.clear()
         poller.join()
     assert control.running_pid(live_xs, "dirserv")
+
+
+def test_concurrent_sessions_keep_each_others_flags(live_xs: Layout) -> None:
+    """A session's +FLAGS and the implicit \\Seen of a FETCH change the row as stored, not
+    the session's copy from SELECT: a flag another session stored meanwhile is kept (a lost
+    update here would undo an acknowledged STORE: acknowledged-flags-lost)."""
+    ep = endpoints(live_xs)
+    who = next(a for a in active_logins(live_xs) if a.password)
+    sessions = []
+    for _ in range(3):
+        imap = imaplib.IMAP4(*ep.imap, timeout=10)
+        imap.login(who.login, who.password)
+        imap.select("INBOX")
+        sessions.append(imap)
+    first, second, third = sessions
+    typ, data = first.uid("SEARCH", "UNSEEN UNFLAGGED")
+    assert typ == "OK" and data[0], "the lab has an unseen, unflagged message"
+    uid = data[0].split()[0].decode()
+    assert second.uid("STORE", uid, "+FLAGS.SILENT", r"(\Flagged)")[0] == "OK"
+    assert first.uid("FETCH", uid, "(BODY[])")[0] == "OK"  # sets \Seen from a stale copy
+    assert third.uid("STORE", uid, "+FLAGS.SILENT", r"(\Answered)")[0] == "OK"
+    assert first.uid("STORE", uid, "-FLAGS.SILENT", r"(\Answered)")[0] == "OK"
+    check = imaplib.IMAP4(*ep.imap, timeout=10)
+    check.login(who.login, who.password)
+    check.select("INBOX", readonly=True)
+    typ, data = check.uid("FETCH", uid, "(FLAGS)")
+    flags = data[0].decode() if isinstance(data[0], bytes) else ""
+    assert "\\Flagged" in flags and "\\Seen" in flags and "\\Answered" not in flags, flags
+    for imap in (*sessions, check):
+        imap.logout()

@@ -157,6 +157,19 @@ class FakeBackend:
         self.folder_meta[(mailbox, folder)] = replace(meta, unseen=meta.unseen + delta)
         return new
 
+    async def change_flags(
+        self,
+        mailbox: str,
+        folder: str,
+        uid: int,
+        add: frozenset[Flag] = frozenset(),
+        remove: frozenset[Flag] = frozenset(),
+    ) -> Row:
+        rows = self._folder(mailbox, folder)
+        if uid not in rows:
+            raise KeyError(f"no message {mailbox}/{folder}/{uid}")
+        return await self.set_flags(mailbox, folder, uid, (rows[uid].flags | add) - remove)
+
     async def expunge(self, mailbox: str, folder: str, uids: list[int]) -> list[int]:
         self._enter("expunge", mailbox, folder, tuple(uids))
         rows = self._folder(mailbox, folder)

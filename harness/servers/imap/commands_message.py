@@ -45,7 +45,7 @@ async def cmd_fetch(session: Session, cmd: Command) -> str:
     for seq, row in targets(session, cmd.args[0], by_uid):
         try:
             if sets_seen and Flag.SEEN not in row.flags:
-                row = await update_flags(session, seq, row, row.flags | {Flag.SEEN})
+                row = await update_flags(session, seq, row, add=frozenset({Flag.SEEN}))
             data = await session.message(row) if needs_message else b""
             items = fetch_items(row, atts, data)
         except LookupError as e:
@@ -75,14 +75,15 @@ async def cmd_store(session: Session, cmd: Command) -> str:
         raise Fail("NO", "[READ-ONLY] mailbox is read-only")
     vanished = 0
     for seq, row in chosen:
-        new = flags if mode == "" else row.flags | flags if mode == "+" else row.flags - flags
-        if new != row.flags:
-            try:
-                row = await update_flags(session, seq, row, frozenset(new))
-            except LookupError as e:
-                log_vanished(session, cmd, row, e)
-                vanished += 1
-                continue
+        # against the store's row, not this session's copy: another session may have
+        # changed the flags since this one selected the folder
+        change = {"": {"flags": flags}, "+": {"add": flags}, "-": {"remove": flags}}[mode]
+        try:
+            row = await update_flags(session, seq, row, **change)
+        except LookupError as e:
+            log_vanished(session, cmd, row, e)
+            vanished += 1
+            continue
         if not silent:
             uid = f"UID {row.key.uid} " if by_uid else ""
             session.send(f"* {seq} FETCH ({uid}FLAGS {format_flags(row.flags)})")
@@ -127,10 +128,24 @@ def targets(session: Session, setarg: Token, by_uid: bool) -> list[tuple[int, Ro
     return [(i + 1, r) for i, r in enumerate(rows) if seqset.contains(i + 1, len(rows))]
 
 
-async def update_flags(session: Session, seq: int, row: Row, flags: frozenset[Flag]) -> Row:
-    """Set a message's flags in the store and in the selection; LookupError when it is gone."""
+async def update_flags(
+    session: Session,
+    seq: int,
+    row: Row,
+    *,
+    flags: frozenset[Flag] | None = None,
+    add: frozenset[Flag] = frozenset(),
+    remove: frozenset[Flag] = frozenset(),
+) -> Row:
+    """Replace a message's flags (`flags`) or add and remove some (applied by the store to
+    the row as it is now, so another session's change to other flags is kept: RFC 3501
+    §6.4.6 +FLAGS/-FLAGS), in the store and in the selection; LookupError when it is gone."""
     sel = session.sel()
-    new = await session.backend.set_flags(session.mailbox(), sel.folder, row.key.uid, flags)
+    uid = row.key.uid
+    if flags is not None:
+        new = await session.backend.set_flags(session.mailbox(), sel.folder, uid, flags)
+    else:
+        new = await session.backend.change_flags(session.mailbox(), sel.folder, uid, add, remove)
     sel.rows[seq - 1] = new
     return new
 

@@ -132,7 +132,6 @@ class _SearchParser:
         return keys[0] if len(keys) == 1 else SearchKey("AND", subs=tuple(keys))
 
 
-
 def parse_search(args: list[Token]) -> tuple[str | None, SearchKey]:
     """`[CHARSET name] key...` → (charset or None, the program with its keys ANDed).
 

@@ -83,7 +83,7 @@ async def update(session: Session) -> int:
         if Flag.DELETED in row.flags:
             continue
         try:
-            await session.backend.set_flags(mailbox, INBOX, uid, row.flags | {Flag.DELETED})
+            await session.backend.change_flags(mailbox, INBOX, uid, frozenset({Flag.DELETED}))
         except LookupError:  # expunged by another session meanwhile
             uids.remove(uid)
     removed = await session.backend.expunge(mailbox, INBOX, uids) if uids else []
@@ -220,8 +220,8 @@ async def mark_seen(session: Session, message: Message) -> None:
     assert session.account is not None
     key = message.row.key
     try:
-        message.row = await session.backend.set_flags(
-            session.account.mailbox, INBOX, key.uid, message.row.flags | {Flag.SEEN}
+        message.row = await session.backend.change_flags(
+            session.account.mailbox, INBOX, key.uid, frozenset({Flag.SEEN})
         )
     except Exception as exc:
         log.warning("%s: could not mark %s seen: %s", session.peer, key, exc)
