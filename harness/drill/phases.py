@@ -275,7 +275,7 @@ def restart(
     the offline check runs whatever happened (it reads the tree), the served comparison only
     when the service came back. The second offline check sizes the message files instead of
     hashing them again (verify hashed them; a restart can remove or truncate a file, never
-    rewrite one in place), which keeps the cycle a fraction of verify at tier M. Raises
+    rewrite one in place; bench/README.md has what the cycle costs). Raises
     FiredrillError only when the offline check cannot
     start (the tree is no installation any more), as verify does."""
     began = time.monotonic()
