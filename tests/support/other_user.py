@@ -27,7 +27,10 @@ OTHER_UID = 65534
 def require_root() -> None:
     """Return when this process can act as a second user; skip the test otherwise."""
     if os.geteuid() != 0:
-        pytest.skip("acting as a second user needs root (setuid in a forked child)")
+        pytest.skip(
+            "needs root: the test forks a child that setuid()s to a second user (nobody) to "
+            "show what another user can do; CI (.ci/run) runs as root and runs it"
+        )
 
 
 class Channel:
