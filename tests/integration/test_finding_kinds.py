@@ -433,3 +433,11 @@ def test_every_kind_of_the_checker_has_a_case() -> None:
 @pytest.mark.parametrize("kind", [F.LogGap, F.RowLost, F.DuplicateDelivery], ids=lambda k: k.kind)
 def test_a_kind_whose_cases_are_removed_is_uncovered(kind: type[F.Finding]) -> None:
     assert uncovered(_tables(without=kind)) == {kind.kind}
+
+
+def test_every_kind_is_in_the_readme_table() -> None:
+    """Operators look a finding up in the README's table (kind, invariant, severity)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = "\n".join(line for line in readme.splitlines() if line.startswith("|"))
+    missing = sorted(kind for kind in F.KINDS if f"`{kind}`" not in rows)
+    assert not missing, f"add to the README's table of findings: {missing}"
