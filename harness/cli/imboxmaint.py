@@ -18,13 +18,12 @@ servers running, a store that cannot be opened, a container that cannot run), 13
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from harness import maintenance
-from harness.errors import EXIT_BAD_INPUT, EXIT_OK, FiredrillError
+from harness.cli.tools import installation_arguments, installation_root, run_tool
+from harness.errors import EXIT_BAD_INPUT, EXIT_OK
 from harness.layout import Layout
 
 PROG = "imboxmaint"
@@ -32,31 +31,19 @@ PROG = "imboxmaint"
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--root", type=Path, default=None, help="installation root (default: $INTERMAIL)"
-    )
     parser.add_argument("action", choices=(maintenance.STEP,))
-    parser.add_argument("--docker-run", metavar="RUN", help="run inside this drill's container")
-    parser.add_argument("--image", default=None, help="the containers' image (with --docker-run)")
+    installation_arguments(parser, "run inside this drill's container")
     args = parser.parse_args(argv)
-    root = args.root or (Path(os.environ["INTERMAIL"]) if os.environ.get("INTERMAIL") else None)
-    try:
-        if root is None:
-            raise FiredrillError("no installation: pass --root DIR or set $INTERMAIL")
-        layout = Layout(root.absolute())
+
+    def step() -> int:
+        layout = Layout(installation_root(args).absolute())
         if args.docker_run:
             return _in_container(layout, args.docker_run, args.image)
         renewed = maintenance.new_uidvalidity(layout)
         print(f"{PROG}: {maintenance.STEP}: {renewed} folders got a new UIDVALIDITY")
         return EXIT_OK
-    except FiredrillError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except OSError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+
+    return run_tool(PROG, step)
 
 
 def _in_container(layout: Layout, run_id: str, image: str | None) -> int:

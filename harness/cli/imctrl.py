@@ -17,62 +17,49 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from harness import control
-from harness.errors import EXIT_BAD_INPUT, EXIT_OK, FiredrillError
+from harness.cli.tools import installation_arguments, installation_root, run_tool
+from harness.errors import EXIT_OK
 from harness.layout import Layout
 from harness.sandbox import require_installation, require_sandbox
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imctrl", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--root", type=Path, default=None, help="installation root (default: $INTERMAIL)"
-    )
     parser.add_argument("action", choices=("start", "stop", "drain", "restart", "status"))
     parser.add_argument("servers", nargs="*", metavar="allservers|NAME")
     parser.add_argument("--json", action="store_true", help="status as JSON")
-    parser.add_argument("--docker-run", metavar="RUN", help="start as this drill's containers")
-    parser.add_argument("--image", default=None, help="the containers' image (with --docker-run)")
+    installation_arguments(parser, "start as this drill's containers")
     args = parser.parse_args(argv)
-    root = args.root or (Path(os.environ["INTERMAIL"]) if os.environ.get("INTERMAIL") else None)
-    try:
-        if root is None:
-            raise FiredrillError("no installation: pass --root DIR or set $INTERMAIL")
-        if args.action == "status":
-            layout = require_installation(root)
-            rows = control.status(layout, args.servers)
-            if args.json:
-                print(json.dumps([r.to_json() for r in rows], indent=2))
-            else:
-                for r in rows:
-                    print(
-                        f"{r.name:9} {r.state:8} pid {r.pid or '-':>7}  {r.host:6} "
-                        f"{r.address}:{r.port}"
-                    )
-            return EXIT_OK
-        layout = require_sandbox(root)
-        start = _docker_start(args) if args.docker_run else control.start
-        if args.action in ("stop", "restart"):
-            control.stop(layout, args.servers)
-        elif args.action == "drain":
-            control.drain(layout, args.servers)
-        if args.action in ("start", "restart"):
-            start(layout, args.servers)
-        print(f"imctrl: {args.action} {' '.join(args.servers) or 'allservers'}: done")
+    return run_tool("imctrl", lambda: _act(args))
+
+
+def _act(args: argparse.Namespace) -> int:
+    root = installation_root(args)
+    if args.action == "status":
+        layout = require_installation(root)
+        rows = control.status(layout, args.servers)
+        if args.json:
+            print(json.dumps([r.to_json() for r in rows], indent=2))
+        else:
+            for r in rows:
+                print(
+                    f"{r.name:9} {r.state:8} pid {r.pid or '-':>7}  {r.host:6} {r.address}:{r.port}"
+                )
         return EXIT_OK
-    except FiredrillError as exc:
-        print(f"imctrl: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except OSError as exc:
-        print(f"imctrl: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    layout = require_sandbox(root)
+    start = _docker_start(args) if args.docker_run else control.start
+    if args.action in ("stop", "restart"):
+        control.stop(layout, args.servers)
+    elif args.action == "drain":
+        control.drain(layout, args.servers)
+    if args.action in ("start", "restart"):
+        start(layout, args.servers)
+    print(f"imctrl: {args.action} {' '.join(args.servers) or 'allservers'}: done")
+    return EXIT_OK
 
 
 def _docker_start(args: argparse.Namespace) -> Callable[[Layout, Sequence[str]], None]:
