@@ -23,11 +23,9 @@ allow it after a backup's consistency point, like a lost delivery).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from harness.checker.context import CheckContext
 from harness.checker.findings import (
@@ -39,10 +37,11 @@ from harness.checker.findings import (
     UidvalidityChangedNeedlessly,
     UidvalidityDecreased,
 )
+from harness.checker.served import StoredMailbox, stored_mailbox
+from harness.checker.served_clients import FolderState
 from harness.history import Delete, Operation, Seen, SetFlag, read_history
-from harness.servers.imap.render import FLAG_NAMES
 from harness.servers.pop3.maildrop import INBOX
-from harness.store.records import Account, FolderMeta, MsgRecord, Row, address_key, folder_prefix
+from harness.store.records import Account, address_key
 from harness.store.uids import UID_MAX, parse_uidl, uidl
 
 UNREADABLE = (ValueError, KeyError, TypeError, UnicodeDecodeError)
@@ -151,12 +150,12 @@ def check_clients(ctx: CheckContext, history: Path, *, restored: bool) -> Iterat
 def _folder(
     address: str,
     promised: FolderPromises,
-    meta: FolderMeta,
+    meta: FolderState,
     now: dict[int, str],
     restored: bool,
 ) -> Iterator[Finding]:
     """The UID promises of one folder against its state (`now`: UID -> Message-ID)."""
-    subject = f"{address}/{meta.folder}"
+    subject = f"{address}/{meta.name}"
     newest = max(promised.uidnext)
     if meta.uidvalidity < newest:
         yield UidvalidityDecreased(subject, f"UIDVALIDITY {meta.uidvalidity}, clients saw {newest}")
@@ -226,71 +225,39 @@ def _resolver(ctx: CheckContext) -> Callable[[str], str | None]:
 
 
 class _Store:
-    """The rows of the followed mailboxes, read once, by folder, with Message-IDs resolved
-    (only those mailboxes are held in memory, never the whole store)."""
+    """The followed mailboxes as the store holds them, read the way the served comparison
+    reads them (`served.stored_mailbox`); only those mailboxes are held in memory."""
 
     def __init__(self, ctx: CheckContext, mailboxes: set[str]) -> None:
-        self._folders: Any = ctx.stores.handle("mbox", "folders.db")
-        self._rows: defaultdict[tuple[str, str], list[Row]] = defaultdict(list)
-        rows = ctx.stores.handle("mbox", "rows.db")
+        self._boxes: dict[str, StoredMailbox] = {}
         for mailbox in sorted(mailboxes):
-            for key, value in prefixed(rows, folder_prefix(mailbox)):
-                try:
-                    row = Row.decode(key, value)
-                except UNREADABLE:  # the row checks report it; the others are still judged
-                    ctx.stats["clients_unreadable_records"] += 1
-                    continue
-                self._rows[(row.key.mailbox, row.key.folder)].append(row)
-        wanted = {row.msgid for rows_ in self._rows.values() for row in rows_}
-        records = ctx.stores.handle("msgid", "msgid.db")
-        self._header: dict[str, str] = {}
-        for msgid in wanted:
-            value = records.get(msgid.encode())
             try:
-                if value is not None:
-                    self._header[msgid] = MsgRecord.decode(msgid.encode(), value).header_id
-            except UNREADABLE:
-                ctx.stats["clients_unreadable_records"] += 1
+                self._boxes[mailbox] = stored_mailbox(ctx.stores, mailbox)
+            except UNREADABLE:  # the row checks report it; the others are still judged
+                ctx.stats["clients_unreadable_mailboxes"] += 1
 
-    def folder(self, mailbox: str, folder: str) -> FolderMeta | None:
-        key = FolderMeta(mailbox, folder, 0, 0).key()
-        value = self._folders.get(key)
-        try:
-            return FolderMeta.decode(key, value) if value is not None else None
-        except UNREADABLE:
-            return None
+    def folder(self, mailbox: str, folder: str) -> FolderState | None:
+        box = self._boxes.get(mailbox)
+        return next((f for f in box.folders if f.name == folder), None) if box else None
 
     def uids(self, mailbox: str, folder: str) -> dict[int, str]:
-        rows = self._rows.get((mailbox, folder), [])
-        return {row.key.uid: self._header.get(row.msgid, "") for row in rows}
+        """UID -> Message-ID ("" when the store names none) of one folder."""
+        state = self.folder(mailbox, folder)
+        return {m.uid: m.message_id or "" for m in state.messages} if state else {}
 
     def uidls(self, mailbox: str) -> dict[str, str]:
         """The POP3 unique-id of each INBOX message (`harness.store.uids.uidl`, the rule the
         POP3 server serves) -> its Message-ID."""
-        meta = self.folder(mailbox, INBOX)
-        uidvalidity = meta.uidvalidity if meta else 0
+        inbox = self.folder(mailbox, INBOX)
+        if inbox is None or not 0 <= inbox.uidvalidity <= UID_MAX:
+            return {}
         return {
-            uidl(row.key.uid, uidvalidity): self._header.get(row.msgid, "")
-            for row in self._rows.get((mailbox, INBOX), [])
-            if 0 < row.key.uid <= UID_MAX and 0 <= uidvalidity <= UID_MAX
+            uidl(m.uid, inbox.uidvalidity): m.message_id or ""
+            for m in inbox.messages
+            if 0 < m.uid <= UID_MAX
         }
 
     def flags_of(self, mailbox: str, message_id: str) -> list[frozenset[str]]:
-        """The flags of each copy of `message_id` in the mailbox's INBOX."""
-        return [
-            frozenset(FLAG_NAMES[f] for f in row.flags)
-            for row in self._rows.get((mailbox, INBOX), [])
-            if self._header.get(row.msgid) == message_id
-        ]
-
-
-def prefixed(handle: Any, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-    """The items of a B-tree database whose key starts with `prefix`, in key order."""
-    cursor = handle.cursor()
-    try:
-        item = cursor.set_range(prefix)
-        while item is not None and item[0].startswith(prefix):
-            yield item
-            item = cursor.next()
-    finally:
-        cursor.close()
+        """The IMAP flags of each copy of `message_id` in the mailbox's INBOX."""
+        inbox = self.folder(mailbox, INBOX)
+        return [m.flags for m in inbox.messages if m.message_id == message_id] if inbox else []
