@@ -229,15 +229,14 @@ def selected(imap: imaplib.IMAP4) -> tuple[int, int]:
 
 
 def fetched_ids(data: list[Any]) -> list[tuple[str, str]]:
-    """(UID, Message-ID) of each message of a UID FETCH response carrying its header; a
-    message whose header came back without a Message-ID is left out (no identity was seen)."""
+    """(UID, Message-ID) of each message of a UID FETCH response carrying its header ("" for a
+    header without one: `_report` leaves those out)."""
     pairs = []
     for part in data:
         if isinstance(part, tuple):
             match = _FETCH_UID.search(part[0])
-            message_id = message_id_of(part[1])
-            if match is not None and message_id:
-                pairs.append((match.group(1).decode(), message_id))
+            if match is not None:
+                pairs.append((match.group(1).decode(), message_id_of(part[1])))
     return pairs
 
 
