@@ -16,8 +16,6 @@ class CheckContext:
     layout: Layout
     stores: ScratchStores
     progress: bool = False
-    digests: bool = True
-    """Hash every message file (False: its size only, see `run_check`)."""
     skipped: list[Skipped] = field(default_factory=list)
     refs: RefCounts | None = None
     """msgid -> number of rows pointing at it, filled by the row check for the record check."""

@@ -10,6 +10,7 @@ still run and one broken log gives one finding, not a cascade.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import shutil
 import struct
@@ -56,6 +57,18 @@ class ScratchStores:
     def handle(self, env: str, filename: str) -> Any:
         """The open database, or None when it is missing or was reported broken."""
         return self._handles.get(f"{env}/{filename}")
+
+    def recovered(self) -> dict[str, str]:
+        """sha256 of each recovered database file ('env/file' -> hex digest) as the checks
+        read it: equal digests of two checks mean equal databases (record for record)."""
+        digests: dict[str, str] = {}
+        for name, files in DATABASES.items():
+            for f in files:
+                path = self.root / name / f
+                if f"{name}/{f}" in self._handles and path.is_file():
+                    with path.open("rb") as handle:
+                        digests[f"{name}/{f}"] = hashlib.file_digest(handle, "sha256").hexdigest()
+        return digests
 
     def readable(self, *names: str) -> bool:
         return all(n in self._handles and n not in self.unreadable for n in names)

@@ -7,7 +7,7 @@ while a small pool of threads hashes their files ahead, and msgfiles/ is walked 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -101,7 +101,7 @@ def check_records(ctx: CheckContext) -> Iterator[Finding]:
     records = (MsgRecord.decode(k, v) for k, v in items(ctx.stores.handle("msgid", "msgid.db")))
     total = ctx.stats.get("records_expected")
     with Progress("verify messages", total=total, unit="msg", enabled=ctx.progress) as bar:
-        for record, result in _hashed(records, ctx.layout.root, verify_files, ctx.digests):
+        for record, result in _hashed(records, ctx.layout.root, verify_files):
             bar.advance()
             used = refs.count(record.msgid) if refs is not None else None
             if used is not None and record.refcount < used:
@@ -130,12 +130,10 @@ def _hashed(
     records: Iterator[MsgRecord],
     root: Path,
     verify: bool,
-    digests: bool = True,
 ) -> Iterator[tuple[MsgRecord, tuple[int, str] | str | None]]:
     """Records in order, each with (size, digest) of its file, an error text, or None (skipped).
 
-    Files of records with refcount 0 (waiting for purge) are not verified. Without `digests`
-    a file is only sized (its digest taken as the record's).
+    Files of records with refcount 0 (waiting for purge) are not verified.
     """
     if not verify:
         for record in records:
@@ -144,11 +142,7 @@ def _hashed(
     with ThreadPoolExecutor(HASH_WORKERS) as pool:
         window: deque[tuple[MsgRecord, Future[tuple[int, str] | str] | None]] = deque()
         for record in records:
-            future = (
-                pool.submit(_digest if digests else _sized(record.digest), root / record.path)
-                if record.refcount > 0
-                else None
-            )
+            future = pool.submit(_digest, root / record.path) if record.refcount > 0 else None
             window.append((record, future))
             if len(window) >= HASH_WINDOW:
                 done, fut = window.popleft()
@@ -156,20 +150,6 @@ def _hashed(
         while window:
             done, fut = window.popleft()
             yield done, (fut.result() if fut else None)
-
-
-def _sized(digest: str) -> Callable[[Path], tuple[int, str] | str]:
-    """A stand-in for `_digest` that only sizes the file (its digest taken as `digest`)."""
-
-    def size(path: Path) -> tuple[int, str] | str:
-        try:
-            return path.stat().st_size, digest
-        except FileNotFoundError:
-            return f"{path.name}: file does not exist"
-        except OSError as exc:
-            return f"{path.name}: {exc.strerror}"
-
-    return size
 
 
 def _digest(path: Path) -> tuple[int, str] | str:

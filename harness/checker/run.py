@@ -39,7 +39,9 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 @dataclass(frozen=True, slots=True)
 class CheckReport:
     """What `firedrill check` found in one tree: the findings, the checks that crashed
-    (`errors`) or could not run (`skipped`), counters (`stats`), seconds taken."""
+    (`errors`) or could not run (`skipped`), counters (`stats`), seconds taken, and the
+    sha256 of each recovered database file the checks read (`recovered`, 'env/file' -> hex:
+    two checks with equal digests read the same databases)."""
 
     root: str
     findings: tuple[Finding, ...] = ()
@@ -48,6 +50,7 @@ class CheckReport:
     stats: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     against: str | None = None
+    recovered: dict[str, str] = field(default_factory=dict)
 
     @property
     def violations(self) -> list[Finding]:
@@ -77,6 +80,7 @@ class CheckReport:
             "findings": [f.to_json() for f in self.findings],
             "errors": [e.to_json() for e in self.errors],
             "skipped": [s.to_json() for s in self.skipped],
+            "recovered": self.recovered,
         }
 
 
@@ -86,14 +90,8 @@ def run_check(
     against: Path | None = None,
     history: Path | None = None,
     progress: bool = False,
-    digests: bool = True,
 ) -> CheckReport:
     """Check the installation at `root` (and compare it with a manifest when given).
-
-    `digests` False sizes message files instead of hashing them: for a second check of a tree
-    whose files were hashed moments before (the drill's clean restart: a stop and start never
-    rewrites a message file in place, the MSS writes a temporary file and renames it, so what a
-    restart can do to one is remove or truncate it).
 
     Raises only for bad input (no installation at root); every check's own failure becomes a
     CheckError in the report.
@@ -112,7 +110,8 @@ def run_check(
         stores = open_scratch(layout, Path(scratch))
         try:
             findings += stores.findings
-            ctx = CheckContext(layout, stores, progress=progress, digests=digests)
+            recovered = stores.recovered()
+            ctx = CheckContext(layout, stores, progress=progress)
             checks = list(CHECKS)
             if against is not None:
                 checks.append(("manifest", lambda c: compare(c, against)))
@@ -139,6 +138,28 @@ def run_check(
         stats,
         round(time.monotonic() - started, 3),
         str(against) if against else None,
+        recovered,
+    )
+
+
+def check_environments(root: Path) -> CheckReport:
+    """Invariant 5 alone: copy, verify and recover every Berkeley DB environment of the
+    installation at `root` (its findings, and the recovered databases' digests for a
+    comparison with an earlier check). Raises only for bad input (no installation)."""
+    layout = require_installation(root)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="firedrill-check-") as scratch:
+        stores = open_scratch(layout, Path(scratch))
+        try:
+            recovered = stores.recovered()
+        finally:
+            stores.close()
+    return CheckReport(
+        str(layout.root),
+        tuple(stores.findings),
+        skipped=tuple(stores.skipped),
+        seconds=round(time.monotonic() - started, 3),
+        recovered=recovered,
     )
 
 

@@ -8,11 +8,13 @@ recovery point.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from harness.checker import tree_state
 from harness.checker.databases import items, scratch_copy
 from harness.checker.findings import OrphanMessageFile
-from harness.checker.run import CheckReport, run_check
+from harness.checker.run import CheckReport, check_environments, run_check
 from harness.checker.served import Access, ServedReport, served_state
 from harness.drill.record import Acknowledged, BackupPhase, RecoveryPoint, VerifyRecord
 from harness.errors import FiredrillError
@@ -25,6 +27,9 @@ from harness.manifest import ManifestSummary, summarize
 from harness.procedures import BackupRecord
 from harness.scenarios.scenario import Scenario
 from harness.store.records import MsgRecord
+
+TreeState = tree_state.TreeState
+TreeComparison = tree_state.TreeComparison
 
 RECOVERY_POINT_FINDINGS = 20
 """A damaged recovery point lists at most this many of its violations."""
@@ -39,21 +44,23 @@ def verify(
     *,
     access: Access | None,
     seed: int,
-) -> VerifyRecord:
+) -> tuple[VerifyRecord, TreeState]:
     """Invariants 1-7 against the history (and, after a restore, the backup's manifest),
     with the evidence the verdict needs, and invariant 10's served comparison through
-    `access` (None: the service is not back, nothing is compared; `seed` draws the sample).
+    `access` (None: the service is not back, nothing is compared; `seed` draws the sample);
+    with the record, the state of the tree the offline check read (taken before it read
+    anything, see harness.checker.tree_state), for the restart's `check_again`.
     Raises FiredrillError only for bad input (no installation, a malformed history)."""
     restored = scenario.recovery_action == "restore"
-    taken = backup.backup if backup else None
-    manifest = taken.manifest if restored and taken else None
+    manifest = manifest_of(scenario, backup)
+    state = tree_state.take(layout.root, history.path)
     check = final_check(layout, history.path, scenario, backup)
     summary = summarize(manifest) if manifest else None
     named = {f.op for f in check.findings if f.op is not None}
     orphans = [
         f.subject.rsplit("/", 1)[-1] for f in check.findings if isinstance(f, OrphanMessageFile)
     ]
-    return VerifyRecord(
+    record = VerifyRecord(
         check,
         acknowledged=acknowledged(history.path, named),
         not_in_backup=tuple(m for m in orphans if summary and m not in summary.messages),
@@ -61,6 +68,7 @@ def verify(
         spooled_delivered=delivered(layout, backup.spooled if backup else ()),
         served=served(layout, access, history.path, scenario, seed),
     )
+    return record, state.with_recovered(check.recovered)
 
 
 def final_check(
@@ -68,17 +76,48 @@ def final_check(
     history: Path,
     scenario: Scenario,
     backup: BackupPhase | None,
-    *,
-    digests: bool = True,
 ) -> CheckReport:
     """The offline check of the recovered installation: every invariant check, the history's
-    acknowledged operations, and after a restore the backup's manifest (the same call after
-    the restart cycle as in verify, there with `digests` False: message files sized, not
-    hashed again, see `run_check`)."""
+    acknowledged operations, and after a restore the backup's manifest."""
+    return run_check(layout.root, history=history, against=manifest_of(scenario, backup))
+
+
+def manifest_of(scenario: Scenario, backup: BackupPhase | None) -> Path | None:
+    """The backup manifest the recovered tree is compared with: after a restore only."""
     taken = backup.backup if backup else None
-    restored = scenario.recovery_action == "restore"
-    manifest = taken.manifest if restored and taken else None
-    return run_check(layout.root, history=history, against=manifest, digests=digests)
+    return taken.manifest if scenario.recovery_action == "restore" and taken else None
+
+
+def check_again(
+    layout: Layout,
+    before: TreeState | None,
+    *,
+    history: Path | None,
+    against: Path | None,
+) -> tuple[CheckReport, TreeComparison | None]:
+    """The offline check after the clean restart, and what it compared. The environments are
+    copied, verified and recovered again (invariant 5: the restart appends to their logs and
+    may remove some) and the rest of the tree is compared with `before`, the state verify's
+    check read (harness.checker.tree_state). Unchanged, and the recovered databases equal to
+    the ones verify read: every other finding of verify's check stands as it was, and the
+    report holds invariant 5's findings alone. Anything changed (or no `before`): the whole
+    check again, as `run_check` with `history` and `against`. Raises FiredrillError only
+    when the tree is no installation."""
+    if before is None:
+        return run_check(layout.root, history=history, against=against), None
+    started = time.monotonic()
+    walked = tree_state.compare(layout.root, before, history)
+    stores = check_environments(layout.root)
+    changed = walked.changed + tuple(tree_state.differing(dict(before.recovered), stores.recovered))
+    compared = TreeComparison(
+        walked.entries,
+        len(stores.recovered),
+        changed[: tree_state.LISTED],
+        round(time.monotonic() - started, 3),
+    )
+    if changed:
+        return run_check(layout.root, history=history, against=against), compared
+    return stores, compared
 
 
 def served(

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from harness.checker.run import run_check
 from harness.checker.served import Access
-from harness.drill.evidence import final_check, recovery_point, served, spooled_ids
+from harness.drill.evidence import (
+    TreeState,
+    check_again,
+    manifest_of,
+    recovery_point,
+    served,
+    spooled_ids,
+)
 from harness.drill.lab import Sandbox
 from harness.drill.record import (
     BackupPhase,
@@ -266,18 +273,23 @@ def spool(lab: Lab, served: bool, ready_timeout: float) -> SpoolRecord:
 
 
 def restart(
-    lab: Lab, scenario: Scenario, backup: BackupPhase | None, seed: int, timeout: float
+    lab: Lab,
+    scenario: Scenario,
+    backup: BackupPhase | None,
+    seed: int,
+    timeout: float,
+    before: TreeState | None = None,
 ) -> RestartRecord:
     """Invariant 10's clean restart of the recovered installation: `imctrl stop allservers`
     then `start allservers` through the backend, wait until every protocol serves a client
     again (the probe of `ready`, at most `timeout` seconds), then the offline check and the
     served comparison again. A stop or start that fails is recorded (`failed`), not raised;
     the offline check runs whatever happened (it reads the tree), the served comparison only
-    when the service came back. The second offline check sizes the message files instead of
-    hashing them again (verify hashed them; a restart can remove or truncate a file, never
-    rewrite one in place; bench/README.md has what the cycle costs). Raises
-    FiredrillError only when the offline check cannot
-    start (the tree is no installation any more), as verify does."""
+    when the service came back. The offline check again is `check_again` against `before`,
+    the state verify's check read: the environments recovered again, the rest compared, the
+    whole check only when something changed (bench/README.md has what the cycle costs).
+    Raises FiredrillError only when the offline check cannot start (the tree is no
+    installation any more), as verify does."""
     began = time.monotonic()
     failed = ""
     try:
@@ -293,7 +305,9 @@ def restart(
         except FiredrillError as exc:
             failed = f"imctrl start allservers: {exc}"
     started = time.monotonic() if at is None else at
-    check = final_check(lab.layout, lab.history.path, scenario, backup, digests=False)
+    check, compared = check_again(
+        lab.layout, before, history=lab.history.path, against=manifest_of(scenario, backup)
+    )
     again = (
         None
         if at is None
@@ -307,4 +321,5 @@ def restart(
         check,
         again,
         failed,
+        compared,
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from fixtures.populate import PopulationSummary
 from harness.checker.run import CheckReport
 from harness.checker.served import ServedReport
+from harness.checker.tree_state import TreeComparison
 from harness.drill.codec import Jsonable
 from harness.faults.came_back import CameBack
 from harness.faults.record import FaultRecord
@@ -144,10 +145,13 @@ class RestartRecord:
     `imctrl stop allservers` took `stop_seconds`; `start allservers` until every protocol
     served a client again took `start_seconds` (`ready` None: not within `timeout` seconds;
     `failed`: the stop or the start raised, with its message). Then the offline check again
-    (`check`, the call verify makes) and the served comparison again (`served`; None when
-    the service did not come back). What the restart damaged is derived from these and
-    verify's by the verdict (`harness.drill.verdict.restart_damage`). Not part of the RTO:
-    service was ready before verify."""
+    (`check`) and the served comparison again (`served`; None when the service did not
+    come back). `compared`: the tree after the restart against the state verify's check read
+    (None: not compared, `check` is the whole check again); unchanged, `check` holds
+    invariant 5's findings of the environments recovered again and verify's other findings
+    stand; changed, `check` is the whole check again. What the restart damaged is derived
+    from these and verify's by the verdict (`harness.drill.verdict.restart_damage`). Not
+    part of the RTO: service was ready before verify."""
 
     stop_seconds: float
     start_seconds: float
@@ -156,6 +160,7 @@ class RestartRecord:
     check: CheckReport | None = None
     served: ServedReport | None = None
     failed: str = ""
+    compared: TreeComparison | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ from harness.errors import FiredrillError
 from harness.faults.kinds import require
 from harness.history import HistoryWriter, Stamp
 from harness.procedures import Procedure, ProcedureContext, Restart, procedure_for
-from harness.scenarios.scenario import Scenario, absolute_commands
+from harness.scenarios.scenario import Scenario, absolute_commands, require_runnable
 from harness.workload.runner import Workload, endpoints_of
 
 
@@ -122,8 +122,10 @@ class Recorder:
 
 
 def check_backend(scenario: Scenario, backend: str) -> None:
-    """Refuse, before anything starts, a backend that cannot run here, or a scenario whose
-    disaster needs a capability the backend lacks (MissingCapability)."""
+    """Refuse, before anything starts, a backend that cannot run here, a scenario whose
+    disaster needs a capability the backend lacks (MissingCapability), or custom commands
+    that cannot run here (InvalidScenario: a replayed record's script may be gone)."""
+    require_runnable(scenario)
     require(scenario.disaster.kind, backend_class(backend), backend)
     require_available(backend)
 
@@ -260,12 +262,12 @@ def _after_traffic(
         recorder.add(spool=phases.spool(running, served.at is not None, options.ready_timeout))
     access = running.access if served.at is not None else None
     with recorder.phase("verify", history):
-        recorder.add(
-            verify=evidence.verify(
-                running.layout, history, scenario, taken, fault, access=access, seed=seed
-            )
+        verified, state = evidence.verify(
+            running.layout, history, scenario, taken, fault, access=access, seed=seed
         )
+        recorder.add(verify=verified)
     if served.at is None:  # nothing serves clients: there is no service a restart could damage
         return
     with recorder.phase("restart", history):
-        recorder.add(restart=phases.restart(running, scenario, taken, seed, options.ready_timeout))
+        timeout = options.ready_timeout
+        recorder.add(restart=phases.restart(running, scenario, taken, seed, timeout, state))

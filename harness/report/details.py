@@ -140,12 +140,7 @@ def _after(record: DrillRecord) -> Pairs:
     return pairs(
         ("served state", served_text(served)),
         ("clean restart", restart_text(restart) if restart else None),
-        (
-            "offline check after it",
-            f"{len(restart.check.findings)} finding(s) in {model.seconds(restart.check.seconds)}"
-            if restart and restart.check
-            else None,
-        ),
+        ("offline check after it", check_again_text(restart) if restart else None),
         ("served state after it", served_text(restart.served) if restart else None),
     )
 
@@ -164,6 +159,24 @@ def served_text(served: ServedReport | None) -> str | None:
         f"{served.messages} UID(s) over IMAP, {served.pop3} POP3 listing(s): "
         f"{len(served.findings)} difference(s) in {model.seconds(served.seconds)}"
     )
+
+
+def check_again_text(restart: RestartRecord) -> str | None:
+    """One line about the offline check after the restart: what it compared, what it found."""
+    check, compared = restart.check, restart.compared
+    if check is None:
+        return None
+    found = f"{len(check.findings)} finding(s) in {model.seconds(check.seconds)}"
+    if compared is None:
+        return f"the whole check again: {found}"
+    if compared.unchanged:
+        return (
+            f"unchanged since verify ({compared.entries:,} files and directories, "
+            f"{compared.environments} recovered databases compared): verify's findings stand; "
+            f"the environments recovered again: {found}"
+        )
+    listed = ", ".join(compared.changed)
+    return f"changed since verify ({listed}): the whole check again: {found}"
 
 
 def restart_text(restart: RestartRecord) -> str:

@@ -160,6 +160,7 @@ def load_scenario(path: Path) -> Scenario:
     data = read_toml(path)
     scenario = parse_scenario(data, path=str(path), default_name=path.stem)
     _set_in_vain(Check(str(path)), data, scenario)
+    require_runnable(scenario)
     return scenario
 
 
@@ -196,11 +197,6 @@ def coherent(c: Check, s: Scenario) -> None:
         raise c.fail(
             "backup.backup_cmd", f"only procedure 'custom' runs commands, not {b.procedure!r}"
         )
-    if b.procedure == "custom":
-        for where, command in (("backup_cmd", b.backup_cmd), ("restore_cmd", b.restore_cmd)):
-            runnable = _runnable(command)
-            if runnable:
-                raise c.fail(f"backup.{where}", runnable)
     if dis.during_backup and not kind.during_backup:
         raise c.fail("disaster.during_backup", "only crashes can strike during the backup")
     if dis.during_backup and s.recovery_action == "restore":
@@ -227,6 +223,20 @@ def coherent(c: Check, s: Scenario) -> None:
             "expect.loss",
             "recovery through the logs (restart) must lose nothing: use loss = 'none'",
         )
+
+
+def require_runnable(scenario: Scenario) -> None:
+    """Refuse (InvalidScenario naming the field) a custom procedure whose commands cannot run
+    here: checked before a drill starts, not when a report's record is read (its commands
+    may be long gone, and the report is still worth reading)."""
+    b = scenario.backup
+    if b.procedure != "custom":
+        return
+    c = Check(scenario.path or scenario.name)
+    for where, command in (("backup_cmd", b.backup_cmd), ("restore_cmd", b.restore_cmd)):
+        runnable = _runnable(command)
+        if runnable:
+            raise c.fail(f"backup.{where}", runnable)
 
 
 def _runnable(command: str) -> str:
@@ -287,6 +297,7 @@ def with_custom_commands(scenario: Scenario, backup_cmd: str, restore_cmd: str) 
     )
     changed = dataclasses.replace(scenario, backup=backup)
     coherent(Check(scenario.path or scenario.name), changed)
+    require_runnable(changed)
     return changed
 
 
@@ -300,5 +311,6 @@ __all__ = [
     "Traffic",
     "load_scenario",
     "parse_scenario",
+    "require_runnable",
     "with_custom_commands",
 ]

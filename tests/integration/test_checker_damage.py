@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.checker import findings as F
-from harness.checker.run import run_check
+from harness.checker import tree_state
+from harness.checker.run import check_environments, run_check
+from harness.drill.evidence import check_again
 from harness.layout import Layout
 from harness.manifest import write_manifest
 from harness.store.directory import Directory
@@ -20,6 +23,9 @@ from harness.store.records import Flag, FolderMeta, MsgRecord, RowKey
 from harness.store.spool import Spool
 
 pytestmark = pytest.mark.integration
+
+CLOCK_TICK = 0.05
+"""Longer than a file system clock tick (4-10 ms): a change made after it moves ctime."""
 
 Damage = Callable[[Layout, Path], tuple[str, Path | None]]
 """Damages the tree; returns the id the finding must name and an optional manifest to use."""
@@ -310,12 +316,34 @@ def test_the_golden_tree_is_clean(golden_s: Layout) -> None:
     assert report.stats["messages_verified"] == 2000
 
 
+@pytest.fixture(scope="module")
+def golden_recovered(golden_s: Layout) -> dict[str, str]:
+    """The golden tree's recovered databases (a copy's are the same, byte for byte)."""
+    return check_environments(golden_s.root).recovered
+
+
 @pytest.mark.parametrize(("damage", "expected"), DAMAGES, ids=[d.__name__ for d, _ in DAMAGES])
 def test_one_damage_is_exactly_one_finding(
-    damage: Damage, expected: type[F.Finding], tree_s: Layout, tmp_path: Path
+    damage: Damage,
+    expected: type[F.Finding],
+    tree_s: Layout,
+    tmp_path: Path,
+    golden_recovered: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """...and the same damage done to the tree between verify and the restart's check again
+    is seen as a change of the tree (by file status alone, no racy file hashed), so the whole
+    check runs again and finds it. (A damage that is a later manifest changes no file: the
+    drill compares with the same manifest both times.)"""
+    monkeypatch.setattr(tree_state, "RACY_SECONDS", 0.0)
+    state = tree_state.take(tree_s.root).with_recovered(golden_recovered)
+    time.sleep(CLOCK_TICK)
     subject, manifest = damage(tree_s, tmp_path)
-    report = run_check(tree_s.root, against=manifest)
+    if manifest is None:
+        report, compared = check_again(tree_s, state, history=None, against=None)
+        assert compared is not None and compared.changed, "the damage left the tree as it was"
+    else:
+        report = run_check(tree_s.root, against=manifest)
     assert report.errors == ()
     assert [(type(f), f.subject) for f in report.findings] == [(expected, subject)], [
         str(f) for f in report.findings

@@ -19,10 +19,12 @@ import pytest
 
 from fixtures.topology import relocate
 from harness.accounts import lab_accounts
+from harness.checker import tree_state
 from harness.checker.databases import items, scratch_copy
 from harness.checker.findings import Finding, Verdict
-from harness.checker.run import run_check
+from harness.checker.run import CheckReport
 from harness.checker.served import ServedReport, served_state
+from harness.checker.tree_state import TreeState
 from harness.drill import lab as drill_lab
 from harness.drill import phases
 from harness.drill.evidence import final_check
@@ -151,6 +153,13 @@ def _archived_once(lab: phases.Lab) -> Victim:
     raise AssertionError("no Archive message stored once in the golden XS tree")
 
 
+def _checked(running: phases.Lab) -> tuple[CheckReport, TreeState]:
+    """verify's offline check, with the state of the tree it read (as `evidence.verify`)."""
+    state = tree_state.take(running.layout.root, running.history.path)
+    check = final_check(running.layout, running.history.path, _scenario(), None)
+    return check, state.with_recovered(check.recovered)
+
+
 def test_an_untouched_lab_serves_what_it_stores_and_survives_a_clean_restart(
     running: phases.Lab,
 ) -> None:
@@ -159,11 +168,15 @@ def test_an_untouched_lab_serves_what_it_stores_and_survives_a_clean_restart(
     accounts = [a for a in lab_accounts(running.layout.root) if a.status == "active"]
     assert before.followed == before.accounts == len(accounts) > 0
     assert before.folders == 5 * len(accounts) and before.messages > 100 and before.pop3 == 3
-    check = final_check(running.layout, running.history.path, _scenario(), None)
-    restart = phases.restart(running, _scenario(), None, SEED, 60)
+    check, state = _checked(running)
+    restart = phases.restart(running, _scenario(), None, SEED, 60, state)
     assert restart.ready is not None and restart.failed == ""
     assert restart.served is not None and restart.served.findings == ()
     assert list(restart_damage(VerifyRecord(check, served=before), restart)) == []
+    # nothing the offline check reads changed: only the environments were recovered again
+    assert restart.compared is not None and restart.compared.changed == (), restart.compared
+    assert restart.compared.environments == len(check.recovered) == 6
+    assert restart.check is not None and restart.check.findings == ()
 
 
 def test_a_restore_under_running_servers_is_exactly_one_served_difference(
@@ -181,14 +194,15 @@ def test_a_restore_under_running_servers_is_exactly_one_served_difference(
 
 def test_what_only_breaks_at_the_next_restart_is_damage_naming_it(running: phases.Lab) -> None:
     victim = _restore_under_running_servers(running)
-    check = final_check(running.layout, running.history.path, _scenario(), None)
+    check, state = _checked(running)
     verify = VerifyRecord(check, served=_served(running))
-    restart: RestartRecord = phases.restart(running, _scenario(), None, SEED, 60)
+    restart: RestartRecord = phases.restart(running, _scenario(), None, SEED, 60, state)
     assert restart.ready is not None and restart.failed == ""
     damage = _subjects(tuple(restart_damage(verify, restart)))
-    # the restored row's file is gone: the offline check after the restart names it (the
-    # comparison after the restart fetches UIDs and flags only, no message file is read)
+    # the restored row's file is gone: the tree changed, the whole offline check ran again
+    # and names it (the comparison after the restart fetches UIDs and flags only)
     assert damage == [("damaged-by-restart", f"message-file-missing {victim.msgid}")]
+    assert restart.compared is not None and "msgfiles" in restart.compared.changed
 
 
 def test_a_default_drill_serves_what_it_stores_and_survives_a_restart_outside_its_rto(
@@ -211,9 +225,13 @@ def test_a_default_drill_serves_what_it_stores_and_survives_a_restart_outside_it
     assert served.accounts > 0 and served.messages > 0 and served.pop3 > 0, served
     assert (served.skipped, served.error, served.findings) == ("", "", ())
     restart = record.restart
+    html = (result.report_dir / "report.html").read_text()
     assert restart is not None and restart.ready is not None and restart.failed == ""
     assert restart.check is not None and restart.served is not None
     assert restart.served.accounts == served.accounts and restart.served.findings == ()
+    # the restart changed nothing the offline check reads: verify's findings stand
+    assert restart.compared is not None and restart.compared.changed == (), restart.compared
+    assert "unchanged since verify" in html
     assert [s.phase for s in record.timeline][-2:] == ["verify", "restart"]
     span = record.timeline[-1]
     assert span.end is not None and span.error == ""
@@ -223,25 +241,4 @@ def test_a_default_drill_serves_what_it_stores_and_survives_a_restart_outside_it
     assert rto == round(record.ready.at.mono - record.fault.struck.mono, 3)
     assert record.since_start(record.fault.struck) + rto < span.start
     assert record.since_start(restart.ready) > span.start
-    html = (result.report_dir / "report.html").read_text()
     assert 'data-phase="restart"' in html and "Served state and clean restart" in html
-
-
-def test_the_check_after_the_restart_sizes_files_and_still_finds_one_removed_or_cut(
-    tree_xs: Layout,
-) -> None:
-    """The restart's second check (`digests=False`) finds a file a restart removed or
-    truncated, by size, and leaves content to verify's hashing check."""
-    files = sorted(p for p in tree_xs.msgfiles.rglob("*") if p.is_file())
-    cut, flipped = files[0], files[1]
-    cut.write_bytes(cut.read_bytes()[:-1])
-    data = bytearray(flipped.read_bytes())
-    data[-2] ^= 0x20
-    flipped.write_bytes(bytes(data))
-    sized = run_check(tree_xs.root, digests=False)
-    assert [(f.kind, f.subject) for f in sized.findings] == [("message-size-mismatch", cut.name)]
-    hashed = {(f.kind, f.subject) for f in run_check(tree_xs.root).findings}
-    assert hashed == {
-        ("message-size-mismatch", cut.name),
-        ("message-digest-mismatch", flipped.name),
-    }

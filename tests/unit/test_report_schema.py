@@ -19,6 +19,7 @@ from fixtures.populate import PopulationSummary
 from harness.checker.findings import CheckError, Skipped
 from harness.checker.run import CheckReport
 from harness.checker.served import ServedReport
+from harness.checker.tree_state import TreeComparison
 from harness.drill import record as R
 from harness.drill import verdict as V
 from harness.drill.report import (
@@ -143,6 +144,7 @@ DEFS: dict[str, type[Any]] = {
     "check": CheckReport,
     "served": ServedReport,
     "restart": R.RestartRecord,
+    "tree_comparison": TreeComparison,
     "judgement": V.Judgement,
     "metrics": V.Metrics,
     "target": V.Target,
@@ -188,12 +190,17 @@ def _fields(cls: type[Any]) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
+ADDED_IN_FORMAT_2 = {"check": {"recovered"}, "restart": {"compared"}}
+"""Fields added to format 2 after reports were written in it: optional, so those still load."""
+
+
 @pytest.mark.parametrize("name", sorted(DEFS), ids=str)
 def test_the_schema_names_every_field_of_the_record(name: str) -> None:
     """A field added to (or dropped from) a record needs the schema changed with it."""
     node = schema()["$defs"][name]
     assert set(node["properties"]) == _fields(DEFS[name])
-    assert set(node["required"]) == set(node["properties"])
+    later = ADDED_IN_FORMAT_2.get(name, set())
+    assert set(node["required"]) == set(node["properties"]) - later
     assert node["additionalProperties"] is False
 
 
@@ -327,3 +334,17 @@ def test_a_judgement_that_does_not_follow_from_its_record_is_refused(edit: str) 
     with pytest.raises(ReportError, match="does not follow from its record") as caught:
         DrillReport.from_json(data)
     assert "\n" not in str(caught.value)
+
+
+def test_a_format_2_report_written_before_the_later_fields_still_loads() -> None:
+    """report.json files written before `check.recovered` and `restart.compared` existed
+    validate and read back with their defaults (an operator's trend keeps its old drills)."""
+    data = load("pass-restore")
+    record = data["record"]
+    for part in (record["verify"]["check"], record["restart"]["check"]):
+        del part["recovered"]
+    del record["restart"]["compared"]
+    validate(data)
+    report = DrillReport.from_json(data)
+    assert report.record.restart is not None and report.record.restart.compared is None
+    assert report.record.verify is not None and report.record.verify.check.recovered == {}
