@@ -100,9 +100,11 @@ AFTER = (
     ("verify: offline check", "check_s"),
     ("verify: served comparison", "served_s"),
     ("  accounts / UIDs compared", "served_accounts"),
+    ("verify: the rest (tree state, evidence)", "verify_rest_s"),
     ("restart: stop all servers", "stop_s"),
     ("restart: start until service ready", "start_s"),
     ("restart: offline check again", "check_again_s"),
+    ("  tree compared / entries / changed", "compare_s"),
     ("restart: served comparison again", "served_again_s"),
     ("(served comparison + restart) / verify", "share"),
 )
@@ -305,10 +307,23 @@ def after_recovery(record: DrillRecord, phases: dict[str, float]) -> dict[str, f
     if restart is not None:
         figures["stop_s"] = restart.stop_seconds
         figures["start_s"] = restart.start_seconds
+        compared = restart.compared
+        if compared is not None:
+            figures["compare_s"] = compared.seconds
+            figures["compared_entries"] = compared.entries
+            figures["compared_changed"] = len(compared.changed)
         if restart.check is not None:
-            figures["check_again_s"] = restart.check.seconds
+            # unchanged: the check is the environments' recovery, inside the comparison
+            whole = compared is None or not compared.unchanged
+            figures["check_again_s"] = (
+                (compared.seconds if compared else 0.0) + restart.check.seconds
+                if whole
+                else compared.seconds if compared else restart.check.seconds
+            )
         if restart.served is not None:
             figures["served_again_s"] = restart.served.seconds
+    if phases.get("verify") and "served_s" in figures and "check_s" in figures:
+        figures["verify_rest_s"] = phases["verify"] - figures["check_s"] - figures["served_s"]
     if phases.get("verify") and "served_s" in figures and "restart" in phases:
         figures["share"] = (figures["served_s"] + phases["restart"]) / phases["verify"]
     return figures
@@ -322,6 +337,9 @@ def after_cell(run: DrillRun, key: str) -> str:
         return f"{value:.0%}"
     if key == "served_accounts":
         return f"{value:.0f} / {run.after.get('served_messages', 0):.0f}"
+    if key == "compare_s":
+        entries, changed = run.after.get("compared_entries", 0), run.after.get("compared_changed")
+        return f"{value:.2f} s / {entries:,.0f} / {changed:.0f}"
     return f"{value:.2f} s"
 
 

@@ -186,7 +186,8 @@ def open_scratch(
         copy.mkdir(parents=True)
         for p in original.iterdir():
             if p.name in present or _LOG.match(p.name):
-                shutil.copy2(p, copy / p.name)
+                with contextlib.suppress(FileNotFoundError):  # a log removed meanwhile
+                    shutil.copy2(p, copy / p.name)
         log_findings = _check_logs(name, original, present)
         stores.findings += log_findings
         for f in present:

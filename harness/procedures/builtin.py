@@ -18,7 +18,7 @@ from typing import Protocol
 from harness.environments.backend import Killable, MissingCapability
 from harness.layout import BACKUP_PATHS
 from harness.procedures.base import ProcedureContext
-from harness.procedures.copying import _copy_while_up, copy_path, remove_path
+from harness.procedures.copying import copy_path, remove_path
 from harness.procedures.custom import run_command
 from harness.sandbox import wipe
 
@@ -79,7 +79,7 @@ class Chapter13:
         ctx.backend.stop()
         for relative in self.paths:
             remove_path(ctx.layout, relative)
-            copy_path(directory / "tree" / relative, ctx.layout.root / relative)
+            copy_path(directory / "tree" / relative, ctx.layout.root / relative, ctx)
         new_uidvalidity(ctx, directory)
         ctx.backend.start()
 
@@ -91,13 +91,7 @@ class Image:
 
     def backup(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.stop()
-        shutil.copytree(
-            ctx.layout.root,
-            directory / "tree",
-            symlinks=True,
-            ignore=shutil.ignore_patterns("run"),
-            copy_function=_copy_while_up(ctx),
-        )
+        copy_path(ctx.layout.root, directory / "tree", ctx, ignore=shutil.ignore_patterns("run"))
         ctx.still_up()
         ctx.backend.start()
 
@@ -108,6 +102,6 @@ class Image:
         wipe(ctx.layout)
         for child in (directory / "tree").iterdir():
             if child.name != ctx.layout.marker.name:
-                copy_path(child, ctx.layout.root / child.name)
+                copy_path(child, ctx.layout.root / child.name, ctx)
         new_uidvalidity(ctx, directory)
         ctx.backend.start()

@@ -38,13 +38,13 @@ SLOW_MEDIUM = 1.0
 
 def _copy(ctx: ProcedureContext, directory: Path, paths: tuple[str, ...]) -> None:
     for relative in paths:
-        copy_path(ctx.layout.root / relative, directory / "tree" / relative)
+        copy_path(ctx.layout.root / relative, directory / "tree" / relative, ctx)
 
 
 def _put_back(ctx: ProcedureContext, source: Path, paths: tuple[str, ...]) -> None:
     for relative in paths:
         remove_path(ctx.layout, relative)
-        copy_path(source / relative, ctx.layout.root / relative)
+        copy_path(source / relative, ctx.layout.root / relative, ctx)
 
 
 class NoDrain(Chapter13):
@@ -79,12 +79,12 @@ class LogsBeforeData(Chapter13):
             target = directory / "tree" / env
             target.mkdir(parents=True, exist_ok=True)
             for log in (ctx.layout.root / env).glob("log.*"):
-                shutil.copy2(log, target / log.name)
+                copy_path(log, target / log.name, ctx)
         time.sleep(SLOW_MEDIUM)
         for env in DATABASES:
             for data in (ctx.layout.root / env).iterdir():
                 if data.suffix == ".db":
-                    shutil.copy2(data, directory / "tree" / env / data.name)
+                    copy_path(data, directory / "tree" / env / data.name, ctx)
         _copy(ctx, directory, ("msgfiles", "mta/spool", "config/config.db"))
 
 
@@ -193,7 +193,7 @@ class PartialMsgfiles(Chapter13):
         (directory / "tree" / "msgfiles").mkdir(parents=True)
         for top in sorted(ctx.layout.msgfiles.iterdir()):
             if top.name[0] in "01234567":
-                copy_path(top, directory / "tree" / "msgfiles" / top.name)
+                copy_path(top, directory / "tree" / "msgfiles" / top.name, ctx)
         ctx.backend.start()
 
 
@@ -205,7 +205,7 @@ class OlderBackupRestored(Chapter13):
     def backup(self, ctx: ProcedureContext, directory: Path) -> None:
         ctx.backend.drain()
         for relative in BACKUP_PATHS:
-            copy_path(ctx.layout.root / relative, directory / "older" / relative)
+            copy_path(ctx.layout.root / relative, directory / "older" / relative, ctx)
         ctx.backend.start()
         time.sleep(SLOW_MEDIUM * 1.5)
         super().backup(ctx, directory)
@@ -268,7 +268,7 @@ class ReinjectsSpool(Chapter13):
         wait_drained(ctx.layout.spool, SPOOL_WAIT)
         ctx.backend.stop()
         for queued in Spool(directory / "tree" / "mta" / "spool").paths():
-            shutil.copy2(queued, ctx.layout.spool / queued.name)
+            copy_path(queued, ctx.layout.spool / queued.name, ctx)
         ctx.backend.start()
 
 
