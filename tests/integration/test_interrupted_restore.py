@@ -37,7 +37,7 @@ def test_rerunning_an_interrupted_restore_converges(
         real_copy = procedures.copy_path
         calls = {"n": 0}
 
-        def dying_copy(source: Path, target: Path) -> None:
+        def dying_copy(source: Path, target: Path, ctx: object = None) -> None:
             calls["n"] += 1
             if calls["n"] > after:
                 raise Interrupted(f"killed while copying {source.name}")
