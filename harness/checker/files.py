@@ -10,11 +10,12 @@ from harness.checker.findings import (
     ConfigSyntax,
     Finding,
     SpoolFileDamaged,
+    SpoolFileIgnored,
     StaleTempFile,
 )
 from harness.errors import ConfigSyntaxError
 from harness.store import config as configdb
-from harness.store.spool import Spool, SpoolDamage, read
+from harness.store.spool import MAGIC, Spool, SpoolDamage, read
 
 
 def check_config(ctx: CheckContext) -> Iterator[Finding]:
@@ -43,3 +44,22 @@ def check_spool(ctx: CheckContext) -> Iterator[Finding]:
             path.relative_to(ctx.layout.root).as_posix(),
             "temporary queue file of an interrupted SMTP transaction",
         )
+    yield from _ignored(ctx, spool)
+
+
+def _ignored(ctx: CheckContext, spool: Spool) -> Iterator[Finding]:
+    """Queued messages the MTA never scans: not `<id>.q` at the top, not a temporary file."""
+    if not spool.root.is_dir():
+        return
+    scanned = set(spool.paths())
+    for path in sorted(spool.root.rglob("*")):
+        if path in scanned or not path.is_file() or path.is_symlink() or spool.tmp in path.parents:
+            continue
+        try:
+            with path.open("rb") as handle:
+                queued = handle.read(len(MAGIC)) == MAGIC
+        except OSError:
+            queued = False
+        if queued:
+            rel = path.relative_to(ctx.layout.root).as_posix()
+            yield SpoolFileIgnored(rel, "a queued message the MTA never delivers: it reads *.q")

@@ -258,6 +258,16 @@ def spool_without_end(layout: Layout, _: Path) -> tuple[str, Path | None]:
     return f"mta/spool/{queued.path.name}", None
 
 
+def spool_file_renamed(layout: Layout, _: Path) -> tuple[str, Path | None]:
+    """A queued message put back as `<id>.q.restored`: the MTA delivers `*.q` only."""
+    queued = Spool(layout.spool).enqueue(
+        "a@partner.example", ["b@example.com"], b"Subject: x\n\nhi\n"
+    )
+    renamed = queued.path.with_name(queued.path.name + ".restored")
+    queued.path.rename(renamed)
+    return f"mta/spool/{renamed.name}", None
+
+
 def resurrected_message(layout: Layout, scratch: Path) -> tuple[str, Path | None]:
     """The manifest is taken after the message was deleted; the tree still has it."""
     record, key = _single_row_message(layout)
@@ -304,6 +314,7 @@ DAMAGES: list[tuple[Damage, type[F.Finding]]] = [
     (config_missing, F.ConfigMissing),
     (config_changed, F.ConfigChanged),
     (spool_without_end, F.SpoolFileDamaged),
+    (spool_file_renamed, F.SpoolFileIgnored),
     (resurrected_message, F.MessageResurrected),
     (msgfiles_lost, F.StoreMissing),
     (mbox_env_lost, F.StoreMissing),

@@ -241,3 +241,17 @@ class SpoolFileDamaged(Finding):
     severity = Severity.VIOLATION
     invariant = 0
     remedy = "restore mta/spool from backup: this queued message cannot be delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolFileIgnored(Finding):
+    """A queued message in mta/spool under a name the MTA never scans (it delivers `*.q`
+    files at the top of the spool): e.g. `*.q.restored`, a copy kept in a subdirectory."""
+
+    kind = "spool-file-ignored"
+    severity = Severity.VIOLATION
+    invariant = 0
+    remedy = (
+        "this queued message will never be delivered: move it to mta/spool/<queue id>.q "
+        "(or remove it if its mail was delivered)"
+    )
