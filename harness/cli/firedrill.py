@@ -161,6 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise
         print(summary(result.report))
         print(f"  report: {result.report_dir / 'report.json'}")
+        if result.report.record.paths.kept_tree:
+            print(f"  kept: {result.report.record.paths.kept_tree} (remove it by hand)")
         code = {Verdict.PASS: EXIT_OK, Verdict.FAIL: EXIT_VIOLATIONS}.get(
             result.verdict, EXIT_BAD_INPUT
         )

@@ -13,7 +13,7 @@ def _value(value: float | None, unit: str) -> str:
 def summary(report: DrillReport) -> str:
     """`PASS: default (RTO 2.3s, RPO 40 message(s) / 5.0s)` and one indented line per reason
     (each violation, each failing target, or why there is no verdict), then a note for each
-    target missed that the scenario does not enforce."""
+    target missed that the scenario does not enforce, and each invariant not evaluated."""
     m, judgement = report.judgement.metrics, report.judgement
     rpo = f"{m.rpo_messages} message(s)" if m.rpo_messages is not None else "—"
     lines = [
@@ -25,6 +25,9 @@ def summary(report: DrillReport) -> str:
         f"  note: target missed, not enforced (fail_on_targets = false): {t.why}"
         for t in judgement.targets
         if t.status == "missed" and not t.enforced
+    ]
+    lines += [
+        f"  not evaluated: invariant {n.invariant}: {n.reason}" for n in judgement.not_evaluated
     ]
     if report.record.error and report.record.error not in judgement.reasons:
         lines.append(f"  error: {report.record.error}")

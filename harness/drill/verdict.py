@@ -120,6 +120,14 @@ TARGETS = {
 
 
 @dataclass(frozen=True, slots=True)
+class NotEvaluated:
+    """An invariant (DESIGN.md number) the drill could not evaluate, and why (one line)."""
+
+    invariant: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """A metric against the scenario's target. `status`: met, missed or unmeasured; `why`: one
     line saying so (for an unmeasured one, why it could not be measured). `enforced`: the
@@ -145,6 +153,8 @@ class Judgement(Jsonable):
     lost: tuple[LostOperation, ...]
     metrics: Metrics
     targets: tuple[Target, ...]
+    not_evaluated: tuple[NotEvaluated, ...] = ()
+    """Invariants the drill could not evaluate, with why: never counted as passed."""
 
     @property
     def violations(self) -> tuple[Classified, ...]:
@@ -153,12 +163,41 @@ class Judgement(Jsonable):
 
 def judge(record: DrillRecord) -> Judgement:
     """The judgement of a record (complete or partial): findings classified, losses listed,
-    metrics, targets, verdict. Pure: the same record always gives the same judgement."""
+    metrics, targets, verdict, what could not be evaluated. Pure: the same record always
+    gives the same judgement."""
     classified, lost = classify(record, list(observed(record)))
     figures = metrics(record, lost)
     measured = targets(record, figures)
     verdict, reasons = decide(record, classified, measured)
-    return Judgement(verdict, reasons, tuple(classified), tuple(lost), figures, measured)
+    return Judgement(
+        verdict, reasons, tuple(classified), tuple(lost), figures, measured, unevaluated(record)
+    )
+
+
+def unevaluated(record: DrillRecord) -> tuple[NotEvaluated, ...]:
+    """The invariants a verified drill could not evaluate (DESIGN.md: reported as not
+    evaluated, never as passed): 7 after a restore from a backup firedrill cannot read as a
+    tree (an archive, a dump: no manifest, so the restored tree was not compared with what
+    the backup held), 10 when no account's served state was compared."""
+    verify = record.verify
+    if verify is None:
+        return ()
+    missing: list[NotEvaluated] = []
+    taken = record.backup.backup if record.backup else None
+    if record.scenario.recovery_action == "restore" and taken is not None and not taken.manifest:
+        missing.append(
+            NotEvaluated(
+                7,
+                "the backup is no tree firedrill can read (no manifest): the restored tree was "
+                "not compared with what the backup held; acknowledged operations were judged "
+                "from the history alone",
+            )
+        )
+    served = verify.served
+    if not (served and served.accounts):
+        why = (served.skipped or served.error) if served else "no served comparison recorded"
+        missing.append(NotEvaluated(10, why or "no account was compared"))
+    return tuple(missing)
 
 
 def observed(record: DrillRecord) -> Iterator[Finding]:

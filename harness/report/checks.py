@@ -88,20 +88,19 @@ def checks(report: DrillReport) -> list[Check]:
 def _invariants(report: DrillReport) -> list[Check]:
     findings, violations = report.judgement.findings, report.judgement.violations
     verify = report.record.verify
-    served = verify.served if verify else None
+    missing = {n.invariant: n.reason for n in report.judgement.not_evaluated}
     result = []
     for inv, title in INVARIANTS.items():
         name = f"invariant {inv}: {title}"
         found = any(c.finding.invariant == inv for c in findings)
         checked = verify is not None or (inv == 0 and report.record.complete)  # it ended
         why = "not checked: the drill stopped before verify"
-        if inv == 10 and verify is not None and not (served and served.accounts):
-            checked = False
-            why = "not checked: " + (served.skipped or served.error if served else "no record")
-        if not checked and not found:
+        bad = [c for c in violations if c.finding.invariant == inv]
+        if inv in missing and not bad:  # what was found did not evaluate it: no pass
+            result.append(Check(name, "invariants", "skipped", f"not evaluated: {missing[inv]}"))
+        elif not checked and not found:
             result.append(Check(name, "invariants", "skipped", why))
         else:
-            bad = [c for c in violations if c.finding.invariant == inv]
             result.append(_from_findings(name, "invariants", bad))
     return result
 

@@ -49,6 +49,7 @@ def render_show(
     _panel(report, console, results)
     _measures(report, console)
     _checks(console, results)
+    _not_evaluated(report, console)
     _findings(report, console, findings_limit)
     _lost(report, console)
     _paths(report, console, report_dir)
@@ -117,6 +118,13 @@ def _checks(console: Console, results: list[Check]) -> None:
         skipped = sum(c.status == "skipped" for c in results)
         note = f" ({skipped} skipped)" if skipped else ""
         console.print(_text(f"All {passed} checks passed{note}.", style="green"))
+
+
+def _not_evaluated(report: DrillReport, console: Console) -> None:
+    """Invariants the drill could not evaluate: said plainly, never counted as passed."""
+    for item in report.judgement.not_evaluated:
+        line = f"Not evaluated: invariant {item.invariant}: {item.reason}"
+        console.print(_text(line, style="yellow"))
 
 
 def _findings(report: DrillReport, console: Console, findings_limit: int) -> None:

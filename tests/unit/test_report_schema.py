@@ -166,6 +166,7 @@ INLINE: dict[tuple[str, ...], type[Any]] = {
     ("check", "skipped"): Skipped,
     ("judgement", "findings"): V.Classified,
     ("judgement", "lost"): V.LostOperation,
+    ("judgement", "not_evaluated"): V.NotEvaluated,
     ("scenario", "population"): S.Population,
     ("scenario", "traffic"): S.Traffic,
     ("scenario", "backup"): S.Backup,
@@ -190,7 +191,11 @@ def _fields(cls: type[Any]) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
-ADDED_IN_FORMAT_2 = {"check": {"recovered"}, "restart": {"compared"}}
+ADDED_IN_FORMAT_2 = {
+    "check": {"recovered"},
+    "restart": {"compared"},
+    "judgement": {"not_evaluated"},
+}
 """Fields added to format 2 after reports were written in it: optional, so those still load."""
 
 
