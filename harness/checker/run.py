@@ -90,8 +90,12 @@ def run_check(
     against: Path | None = None,
     history: Path | None = None,
     progress: bool = False,
+    restored: bool | None = None,
 ) -> CheckReport:
     """Check the installation at `root` (and compare it with a manifest when given).
+
+    `restored`: the tree was restored from a backup (a restore's new UIDVALIDITY is then
+    expected, not needless); by default, when a manifest is given.
 
     Raises only for bad input (no installation at root); every check's own failure becomes a
     CheckError in the report.
@@ -122,8 +126,8 @@ def run_check(
                         lambda c: check_history(c, history, queued=queued_copies(against)),
                     )
                 )
-                restored = against is not None
-                checks.append(("clients", lambda c: check_clients(c, history, restored=restored)))
+                after = against is not None if restored is None else restored
+                checks.append(("clients", lambda c: check_clients(c, history, restored=after)))
             for name, check in checks:
                 _run_one(name, check, ctx, findings, errors)
             skipped = stores.skipped + ctx.skipped

@@ -79,7 +79,9 @@ def final_check(
 ) -> CheckReport:
     """The offline check of the recovered installation: every invariant check, the history's
     acknowledged operations, and after a restore the backup's manifest."""
-    return run_check(layout.root, history=history, against=manifest_of(scenario, backup))
+    restored = scenario.recovery_action == "restore"
+    against = manifest_of(scenario, backup)
+    return run_check(layout.root, history=history, against=against, restored=restored)
 
 
 def manifest_of(scenario: Scenario, backup: BackupPhase | None) -> Path | None:
@@ -94,6 +96,7 @@ def check_again(
     *,
     history: Path | None,
     against: Path | None,
+    restored: bool | None = None,
 ) -> tuple[CheckReport, TreeComparison | None]:
     """The offline check after the clean restart, and what it compared. The environments are
     copied, verified and recovered again (invariant 5: the restart appends to their logs and
@@ -101,10 +104,10 @@ def check_again(
     check read (harness.checker.tree_state). Unchanged, and the recovered databases equal to
     the ones verify read: every other finding of verify's check stands as it was, and the
     report holds invariant 5's findings alone. Anything changed (or no `before`): the whole
-    check again, as `run_check` with `history` and `against`. Raises FiredrillError only
+    check again, as `run_check` with `history`, `against` and `restored`. Raises FiredrillError only
     when the tree is no installation."""
     if before is None:
-        return run_check(layout.root, history=history, against=against), None
+        return run_check(layout.root, history=history, against=against, restored=restored), None
     started = time.monotonic()
     walked = tree_state.compare(layout.root, before, history)
     stores = check_environments(layout.root)
@@ -116,7 +119,8 @@ def check_again(
         round(time.monotonic() - started, 3),
     )
     if changed:
-        return run_check(layout.root, history=history, against=against), compared
+        report = run_check(layout.root, history=history, against=against, restored=restored)
+        return report, compared
     return stores, compared
 
 

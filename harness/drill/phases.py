@@ -306,7 +306,11 @@ def restart(
             failed = f"imctrl start allservers: {exc}"
     started = time.monotonic() if at is None else at
     check, compared = check_again(
-        lab.layout, before, history=lab.history.path, against=manifest_of(scenario, backup)
+        lab.layout,
+        before,
+        history=lab.history.path,
+        against=manifest_of(scenario, backup),
+        restored=scenario.recovery_action == "restore",
     )
     again = (
         None

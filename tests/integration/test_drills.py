@@ -92,6 +92,18 @@ def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
     assert backup and backup.backup and backup.backup.point_source == "quiesced"
 
 
+def test_a_correct_archive_backup_passes_with_invariant_7_not_evaluated(tmp_path: Path) -> None:
+    """A tar.gz of the chapter 13.4 paths: no manifest can be read from it, so the restored
+    tree is not compared with the backup (said, not passed), and its restore's new
+    UIDVALIDITY is a restore's, not a needless one (judged by the recovery, not by a
+    manifest's presence)."""
+    result = _drill(_custom("default", "archive-backup.sh", "archive-restore.sh"), tmp_path)
+    assert result.verdict is Verdict.PASS, _why(result)
+    judgement = result.report.judgement
+    assert [n.invariant for n in judgement.not_evaluated] == [7]
+    assert _findings(result, "uidvalidity-changed-needlessly") == []
+
+
 def test_a_restore_without_a_new_uidvalidity_fails_and_the_builtin_restore_passes(
     tmp_path: Path,
 ) -> None:
