@@ -16,7 +16,7 @@ drill that stopped early or a check that crashed leaves it unknown.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -442,15 +442,34 @@ def _stopped(record: DrillRecord) -> str:
     return f"the drill stopped after {last.phase}"
 
 
+REASON_IDS = 3
+"""A reason names at most this many ids of its kind (the findings list has them all)."""
+
+
+def _by_kind(violations: Iterable[Finding]) -> list[str]:
+    """One reason per kind of violation, in the order the kinds were first met."""
+    subjects: dict[str, list[str]] = {}
+    for finding in violations:
+        subjects.setdefault(finding.kind, []).append(finding.subject)
+    reasons = []
+    for kind, ids in subjects.items():
+        if len(ids) == 1:
+            reasons.append(f"{kind} {ids[0]}")
+            continue
+        named = ", ".join(ids[:REASON_IDS]) + (", ..." if len(ids) > REASON_IDS else "")
+        reasons.append(f"{kind} ×{len(ids)}: {named}")
+    return reasons
+
+
 def decide(
     record: DrillRecord, classified: Sequence[Classified], measured: Sequence[Target]
 ) -> tuple[Verdict, tuple[str, ...]]:
-    """fail > unknown > pass, with the reasons: the violations and the targets that fail."""
-    reasons = [
-        f"{c.finding.kind} {c.finding.subject}"
-        for c in classified
-        if c.classification is Classification.VIOLATION
-    ]
+    """fail > unknown > pass, with the reasons: the violations by kind (`KIND ID` for one,
+    `KIND ×N: ID, ID, ID, ...` for more, at most REASON_IDS ids named) and the targets that
+    fail."""
+    reasons = _by_kind(
+        c.finding for c in classified if c.classification is Classification.VIOLATION
+    )
     reasons += [
         f"target {'missed' if t.status == 'missed' else 'not measured'}: {t.why}"
         for t in measured

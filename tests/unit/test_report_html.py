@@ -177,6 +177,9 @@ def test_the_banner_says_the_verdict_of_the_judgement(name: str) -> None:
 
 def test_the_banner_lists_at_most_five_reasons_the_headline_does_not_say() -> None:
     report = load("fail-live-copy")
+    kinds = [f"{kind} x" for kind in ("message-lost", "row-lost", "config-changed")]
+    more = (*report.judgement.reasons, *kinds, "target missed: RTO", "target missed: RPO")
+    report = replace(report, judgement=replace(report.judgement, reasons=more))
     assert len(report.judgement.reasons) > 5
     (reasons,) = page(report).by_class("ul", "reasons")
     items = [li.all_text() for li in reasons.children]

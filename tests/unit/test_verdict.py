@@ -316,3 +316,21 @@ def test_an_archive_backup_leaves_invariant_7_not_evaluated_in_every_output(
     skipped = case.find("skipped")
     assert skipped is not None and "not evaluated" in (skipped.get("message") or "")
     assert "not evaluated: the backup is no tree" in render_html(report)
+
+
+def test_reasons_name_each_kind_once_with_its_count_and_first_ids() -> None:
+    """Forty resurrected messages are one reason, not forty lines."""
+    record = restore_drill()
+    assert record.verify is not None
+    check = record.verify.check
+    many = tuple(F.MessageResurrected(f"{i:016x}", "back") for i in range(40))
+    one = (F.ConfigChanged("/*/mta/port", "was 25"),)
+    verify = dataclasses.replace(
+        record.verify, check=dataclasses.replace(check, findings=(*many, *one))
+    )
+    judgement = judge(dataclasses.replace(record, verify=verify, restart=None))
+    assert judgement.verdict is Verdict.FAIL
+    assert judgement.reasons == (
+        f"message-resurrected ×40: {0:016x}, {1:016x}, {2:016x}, ...",
+        "config-changed /*/mta/port",
+    )
