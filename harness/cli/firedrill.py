@@ -115,6 +115,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from harness.scenarios.catalogue import catalogue
     from harness.scenarios.scenario import load_scenario
 
+    print(f"{'SCENARIO':28} {'CATEGORY':17} {'PROCEDURE':9} {'DISASTER':20} DESCRIPTION")
     for path in catalogue():
         s = load_scenario(path)
         print(
@@ -319,9 +320,19 @@ def _drill_commands(command: Adder) -> None:
     p = command("run", cmd_run, "run a fire drill (default: the chapter 13.4 drill)")
     p.add_argument("scenario", nargs="?", help="a scenario name from scenarios/ or a file")
     p.add_argument("--all", action="store_true", help="run the whole catalogue")
-    p.add_argument("--backend", choices=("local", "docker"), default="local")
+    p.add_argument(
+        "--backend",
+        choices=("local", "docker"),
+        default="local",
+        help="servers as local processes (default) or docker containers",
+    )
     p.add_argument("--seed", type=natural, help="override the scenario's seed")
-    p.add_argument("--report-dir", type=Path, default=Path("reports"))
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        help="where each drill's report directory goes (default: reports)",
+    )
     p.add_argument("--backup-cmd", help="the operator's backup command (custom procedure)")
     p.add_argument("--restore-cmd", help="the operator's restore command (custom procedure)")
     p.add_argument("--keep", action="store_true", help="keep the installation and backup")
@@ -331,13 +342,23 @@ def _drill_commands(command: Adder) -> None:
     p = command("selftest", cmd_selftest, help_)
     p.add_argument("--seeds", type=positive, default=2, help="seeds 1..N (default 2)")
     p.add_argument("--jobs", type=positive, default=3, help="drills at a time (default 3)")
-    p.add_argument("--report-dir", type=Path, default=Path("reports/selftest"))
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports/selftest"),
+        help="where the drills' reports go (default: reports/selftest)",
+    )
+    p.add_argument("--json", action="store_true", help="the score as JSON")
 
     p = command("replay", cmd_replay, "run a drill again from its report; compare the verdict")
-    p.add_argument("report_dir", type=Path)
-    p.add_argument("--out", type=Path, default=Path("reports/replay"))
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("report_dir", type=Path, help="the report directory of the drill to run again")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/replay"),
+        help="where the new drill's report goes (default: reports/replay)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no phase lines")
 
     help_ = "remove leftovers of crashed drills: containers and sandboxes"
     p = command("cleanup", cmd_cleanup, help_)

@@ -317,3 +317,17 @@ def test_a_failed_manifest_of_a_broken_config_leaves_no_temporary_file(
     assert code == 2
     assert "cannot record config" in _one_line_error(capsys)
     assert list(out.iterdir()) == []
+
+
+
+def test_every_run_option_has_help() -> None:
+    """A first-time operator reads the options without the source."""
+    from harness.cli.firedrill import build_parser
+
+    run = next(
+        a.choices["run"]
+        for a in build_parser()._actions
+        if isinstance(a.choices, dict) and "run" in a.choices
+    )
+    undocumented = [a.dest for a in run._actions if not a.help]
+    assert undocumented == [], undocumented

@@ -48,10 +48,11 @@ def _reports(done: subprocess.CompletedProcess[str]) -> list[DrillReport]:
     return [load_report(p)[1] for p in paths]
 
 
-def test_list_prints_one_line_per_catalogue_scenario() -> None:
+def test_list_prints_a_header_and_one_line_per_catalogue_scenario() -> None:
     done = firedrill("list")
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    header, *lines = done.stdout.splitlines()
+    assert header.split() == ["SCENARIO", "CATEGORY", "PROCEDURE", "DISASTER", "DESCRIPTION"]
     names = [p.stem for p in catalogue()]
     assert len(lines) == len(names) >= 10
     assert [line.split()[0] for line in lines] == names
