@@ -8,6 +8,7 @@ recovery point.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -110,7 +111,11 @@ def check_again(
         return run_check(layout.root, history=history, against=against, restored=restored), None
     started = time.monotonic()
     walked = tree_state.compare(layout.root, before, history)
-    stores = check_environments(layout.root)
+    try:
+        stores = check_environments(layout.root)
+    except (OSError, subprocess.SubprocessError) as exc:  # the whole check says what it is
+        stores = CheckReport(str(layout.root))
+        walked = TreeComparison(walked.entries, 0, (*walked.changed, f"db: {exc}"))
     changed = walked.changed + tuple(tree_state.differing(dict(before.recovered), stores.recovered))
     compared = TreeComparison(
         walked.entries,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,22 +62,62 @@ def test_environments_recovered_and_checkpointed_again_are_no_change(tree_xs: La
     assert report.findings == () and report.stats == {}  # invariant 5 alone, nothing found
 
 
-def test_a_racy_file_rewritten_with_its_size_and_times_put_back_is_a_change(
-    tree_xs: Layout,
+def test_a_racy_file_rewritten_unseen_by_its_status_is_seen_by_its_content(
+    tree_xs: Layout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A fresh copy is "racily clean": its files changed within RACY_SECONDS, so they are
-    hashed; a rewrite that keeps size and mtime (os.utime back) is still seen."""
+    """A fresh copy is "racily clean": its files changed within RACY_SECONDS of the walk, so
+    they are hashed. With the status made blind (as a rewrite in the same clock tick is), the
+    hash alone sees a same-size rewrite; a file that was not racy is then not seen (the
+    control: the hash is what saw it)."""
+    monkeypatch.setattr(tree_state, "_status", lambda st: "")
+    files = sorted(p for p in tree_xs.msgfiles.rglob("*") if p.is_file())
     state = _state(tree_xs)
-    victim = sorted(p for p in tree_xs.msgfiles.rglob("*") if p.is_file())[0]
-    rel = victim.relative_to(tree_xs.root).as_posix()
+    rel = files[0].relative_to(tree_xs.root).as_posix()
     assert rel in state.racy
     assert _changed(tree_xs, state) == ()  # hashed again, equal
-    before = victim.stat()
-    data = bytearray(victim.read_bytes())
-    data[-2] ^= 0x20
-    victim.write_bytes(bytes(data))
-    os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))
+    _flip(files[0])
     assert _changed(tree_xs, state) == ("msgfiles",)
+    monkeypatch.setattr(tree_state, "RACY_SECONDS", 0.0)  # only the newest file stays racy
+    state = _state(tree_xs)
+    victim = next(p for p in files if p.relative_to(tree_xs.root).as_posix() not in state.racy)
+    _flip(victim)
+    assert _changed(tree_xs, state) == ()
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+def test_what_the_walk_cannot_vouch_for_is_never_unchanged(
+    tree_xs: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A symbolic link (the check reads through it) and a directory that cannot be listed
+    (traversable, not readable, as the harness's user may meet it) leave the state
+    incomplete: the whole check runs again."""
+    state = _state(tree_xs)
+    moved = tree_xs.root.parent / "elsewhere"
+    tree_xs.msgfiles.rename(moved)
+    tree_xs.msgfiles.symlink_to(moved)
+    changed = _changed(tree_xs, state)
+    assert any("msgfiles is a symbolic link" in why for why in changed), changed
+    tree_xs.msgfiles.unlink()
+    moved.rename(tree_xs.msgfiles)
+    state = _state(tree_xs)
+    assert _changed(tree_xs, state) == ()
+    real = os.scandir
+
+    def refuse(path: Any) -> Any:
+        if str(path).endswith("msgfiles"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    assert _changed(tree_xs, state) == (
+        "msgfiles/ cannot be listed (Permission denied)",
+        "msgfiles",
+    )
 
 
 def test_changes_by_status_alone_name_their_area(
@@ -85,7 +126,6 @@ def test_changes_by_status_alone_name_their_area(
     """No racy file: a chmod, a new spool file and a data file's mode each change one area."""
     monkeypatch.setattr(tree_state, "RACY_SECONDS", 0.0)
     state = _state(tree_xs)
-    assert state.racy == frozenset()
     time.sleep(CLOCK_TICK)
     tree_xs.config.chmod(0o000)
     assert _changed(tree_xs, state) == ("config",)
@@ -102,6 +142,12 @@ def test_the_history_may_grow_by_events_only(tree_xs: Layout, tmp_path: Path) ->
     state = _state(tree_xs, history.path)
     history.event("phase", "restart")
     assert _changed(tree_xs, state, history.path) == ()
-    history.invoke(Deliver("<x@example.com>", "a@example.com", ("b@example.com",), 10))
+    history.event("fault", "lose-tree")
     assert _changed(tree_xs, state, history.path) == ("history",)
     history.close()
+    again = HistoryWriter(tmp_path / "again.jsonl")
+    again.event("phase", "verify")
+    state = _state(tree_xs, again.path)
+    again.invoke(Deliver("<x@example.com>", "a@example.com", ("b@example.com",), 10))
+    assert _changed(tree_xs, state, again.path) == ("history",)
+    again.close()
