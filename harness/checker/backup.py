@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.checker.context import CheckContext
+from harness.checker.explained import Facts, Since, explain
 from harness.checker.findings import (
     AccountChanged,
     AccountLost,
@@ -29,6 +30,7 @@ from harness.checker.findings import (
 )
 from harness.errors import ConfigSyntaxError
 from harness.manifest import SECTIONS, TREE, Record, config_records, open_manifest, row_sort
+from harness.store.records import MsgRecord
 
 T = TypeVar("T")
 
@@ -71,8 +73,10 @@ def section_records(
         yield pending.pop()
 
 
-def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
-    """Findings for what the tree lost, changed or brought back since the manifest.
+def compare(ctx: CheckContext, manifest: Path, since: Since | None = None) -> Iterator[Finding]:
+    """Findings for what the tree lost, changed or brought back since the manifest; with
+    `since` (what the operations after the backup's consistency point may have done), each
+    difference one of them explains is `newer-than-backup` instead (harness.checker.explained).
 
     A section whose tree copy cannot be read is skipped (its damage is reported by the other
     checks) and its manifest records are read past.
@@ -81,6 +85,7 @@ def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
     pending: list[Record] = []
     readable = _readable(ctx)
     comparison = _Comparison(ctx)
+    found: list[Finding] = []
     for name in SECTIONS:
         mine = section_records(records, name, pending)
         if not readable[name]:
@@ -88,8 +93,16 @@ def compare(ctx: CheckContext, manifest: Path) -> Iterator[Finding]:
             for _ in mine:
                 pass
             continue
-        yield from comparison.section(name, mine, TREE[name][0](ctx.stores, ctx.layout))
-    yield from comparison.leftovers()
+        found += comparison.section(name, mine, TREE[name][0](ctx.stores, ctx.layout))
+    found += comparison.leftovers()
+    if since is None:
+        yield from found
+        return
+    facts = comparison.facts()
+    for finding in found:
+        explained = explain(finding, since, facts)
+        ctx.stats["manifest_explained"] += explained is not finding
+        yield explained
 
 
 def _readable(ctx: CheckContext) -> dict[str, bool]:
@@ -112,6 +125,9 @@ class _Comparison:
         self.lost: dict[str, int] = {}
         self.back: dict[str, int] = {}
         self.back_headers: dict[str, str] = {}
+        self.lost_headers: dict[str, str] = {}
+        self.accounts: dict[str, tuple[str, str]] = {}
+        """entry id -> (address in lower case, mailbox id), from the manifest and the tree."""
         self.changed: list[Finding] = []
 
     def section(
@@ -120,7 +136,7 @@ class _Comparison:
         steps = {
             "msg": self.messages,
             "row": self.rows,
-            "acct": _accounts,
+            "acct": self.accounts_of,
             "conf": _config,
             "spool": self.spool,
         }
@@ -130,6 +146,7 @@ class _Comparison:
         for old, new in merge(mine, tree, key=lambda r: r["id"]):
             if new is None and old is not None:
                 self.lost[old["id"]] = 0
+                self.lost_headers[old["id"]] = old.get("h", "")
             elif old is None and new is not None:
                 self.back[new["id"]] = 0
                 self.back_headers[new["id"]] = new.get("h", "")
@@ -143,7 +160,7 @@ class _Comparison:
                 if old["m"] in self.lost:
                     self.lost[old["m"]] += 1
                 else:
-                    yield RowLost("/".join(map(str, old["k"])), f"message {old['m']}")
+                    yield RowLost("/".join(map(str, old["k"])), f"message {old['m']} [{old['f']}]")
             elif old is None and new is not None:
                 if new["m"] in self.back:
                     self.back[new["m"]] += 1
@@ -154,6 +171,38 @@ class _Comparison:
                     "/".join(map(str, old["k"])),
                     f"was {old['m']} [{old['f']}], is {new['m']} [{new['f']}]",
                 )
+
+    def accounts_of(self, mine: Iterator[Record], tree: Iterator[Record]) -> Iterator[Finding]:
+        """The accounts compared, remembering each one's address and mailbox."""
+
+        def noted(records: Iterator[Record]) -> Iterator[Record]:
+            for record in records:
+                entry = record["entry"]
+                self.accounts[record["id"]] = (
+                    str(entry.get("address", "")).lower(),
+                    str(entry.get("mailboxid", "")),
+                )
+                yield record
+
+        return _accounts(noted(mine), noted(tree))
+
+    def facts(self) -> Facts:
+        """What the explanations need: Message-IDs of messages, owners of mailboxes."""
+        owners = {mailbox: address for address, mailbox in self.accounts.values()}
+        handle = self.ctx.stores.handle("msgid", "msgid.db")
+
+        def header_of(msgid: str) -> str:
+            known = self.back_headers.get(msgid) or self.lost_headers.get(msgid)
+            if known or handle is None:
+                return known or ""
+            value = handle.get(msgid.encode())
+            return MsgRecord.decode(msgid.encode(), value).header_id if value else ""
+
+        return Facts(
+            header_of,
+            lambda mailbox: owners.get(mailbox, ""),
+            lambda entry: self.accounts.get(entry, ("", ""))[0],
+        )
 
     def spool(self, mine: Iterator[Record], tree: Iterator[Record]) -> Iterator[Finding]:
         """Mail the backup's spool held, delivered since: not resurrected."""

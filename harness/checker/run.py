@@ -15,6 +15,7 @@ from harness.checker.clients import check_clients
 from harness.checker.context import CheckContext
 from harness.checker.databases import open_scratch
 from harness.checker.durability import check_history
+from harness.checker.explained import since_point
 from harness.checker.findings import CheckError, Finding, Severity, Skipped, Verdict
 from harness.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATIONS, NotAnInstallation
 from harness.history import validate_history
@@ -94,6 +95,10 @@ def run_check(
 ) -> CheckReport:
     """Check the installation at `root` (and compare it with a manifest when given).
 
+    With both a manifest and a history, a difference from the manifest that an operation
+    after the backup's consistency point explains is `newer-than-backup`, not a violation
+    (harness.checker.explained: a restore is judged by what was promised).
+
     `restored`: the tree was restored from a backup (a restore's new UIDVALIDITY is then
     expected, not needless); by default, when a manifest is given.
 
@@ -118,7 +123,8 @@ def run_check(
             ctx = CheckContext(layout, stores, progress=progress)
             checks = list(CHECKS)
             if against is not None:
-                checks.append(("manifest", lambda c: compare(c, against)))
+                since = since_point(history) if history is not None else None
+                checks.append(("manifest", lambda c: compare(c, against, since)))
             if history is not None:
                 checks.append(
                     (

@@ -32,6 +32,7 @@ from harness.checker.findings import (
     DeletedAccountPresent,
     DisasterUndetected,
     Finding,
+    NewerThanBackup,
     OrphanMessageFile,
     ProcedureError,
     ServiceNotRestored,
@@ -303,6 +304,9 @@ def classify(
             lost.append(
                 LostOperation(finding.op, finding.kind, finding.subject, at, classification, reason)
             )
+        elif isinstance(finding, NewerThanBackup):
+            reason = "newer than the backup and still holds: the operation named explains it"
+            classified.append(Classified(finding, Classification.ALLOWED, reason))
         elif (
             record.restored
             and isinstance(finding, OrphanMessageFile)

@@ -105,3 +105,15 @@ class ConfigChanged(Finding):
     severity = Severity.VIOLATION
     invariant = 7
     remedy = "restore config/config.db from the backup"
+
+
+@dataclass(frozen=True, slots=True)
+class NewerThanBackup(Finding):
+    """A difference from the backup's manifest that an operation after the consistency
+    point explains (`op`): state newer than the backup that still holds (a selective
+    restore keeps it). Evidence, no violation (harness.checker.explained)."""
+
+    kind = "newer-than-backup"
+    severity = Severity.WARNING
+    invariant = 7
+    remedy = "none: kept since the backup, as the operation named made it"
