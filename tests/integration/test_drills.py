@@ -104,6 +104,21 @@ def test_a_correct_archive_backup_passes_with_invariant_7_not_evaluated(tmp_path
     assert _findings(result, "uidvalidity-changed-needlessly") == []
 
 
+def test_a_selective_config_restore_passes_and_keeps_what_came_after_the_backup(
+    tmp_path: Path,
+) -> None:
+    """damaged-config restored by putting back config.db alone: nothing acknowledged is
+    lost; the mail, deletions and flags since the backup differ from the backup's manifest
+    and are kept, each `newer-than-backup` naming its operation (allowed), none a violation."""
+    scenario = _custom("damaged-config", "good-backup.sh", "config-only-restore.sh")
+    result = _drill(scenario, tmp_path)
+    assert result.verdict is Verdict.PASS, _why(result)
+    judgement = result.report.judgement
+    assert judgement.metrics.lost_messages == 0
+    kept = [c for c in judgement.findings if c.finding.kind == "newer-than-backup"]
+    assert kept and all(c.classification.value == "allowed" and c.finding.op for c in kept)
+
+
 def test_a_restore_without_a_new_uidvalidity_fails_and_the_builtin_restore_passes(
     tmp_path: Path,
 ) -> None:

@@ -36,6 +36,7 @@ from harness.store.msgfiles import digest_file
 from harness.store.passwords import hash_password
 from harness.store.records import Account, Flag, MailboxMeta, MailboxStatus, Row, RowKey
 from tests.integration import test_client_promises as client_promises
+from tests.integration import test_explained as explained
 from tests.integration import test_durability as durability
 from tests.integration.test_checker_damage import DAMAGES
 
@@ -421,6 +422,7 @@ def _tables(without: type[F.Finding] | None = None) -> list[list[type[F.Finding]
         [case.kind for case in BACKUP],
         [kind for _, kind in HISTORY],
         [kind for _, kind in client_promises.CASES if kind is not None],
+        [F.NewerThanBackup for _ in explained.CHANGES],  # each change, after the point
     ]
     return [[kind for kind in table if kind is not without] for table in tables]
 
