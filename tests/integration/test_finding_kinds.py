@@ -36,8 +36,8 @@ from harness.store.msgfiles import digest_file
 from harness.store.passwords import hash_password
 from harness.store.records import Account, Flag, MailboxMeta, MailboxStatus, Row, RowKey
 from tests.integration import test_client_promises as client_promises
-from tests.integration import test_explained as explained
 from tests.integration import test_durability as durability
+from tests.integration import test_explained as explained
 from tests.integration.test_checker_damage import DAMAGES
 
 pytestmark = pytest.mark.integration
