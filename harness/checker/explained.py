@@ -62,6 +62,8 @@ from harness.history import (
 from harness.store.records import Flag
 
 K = TypeVar("K")
+LETTERS = {f"\\{f.name.lower()}": f.value for f in Flag}
+"""An IMAP system flag (lower case) -> its store letter: `\\seen` -> `S`."""
 Key = tuple[str, str]
 """(address in lower case, Message-ID)."""
 
@@ -78,7 +80,8 @@ class Since:
     deleted_ids: dict[str, int] = field(default_factory=dict)
     expunged: dict[str, int] = field(default_factory=dict)
     """address -> its last deletion: an expunge removes every row marked \\Deleted."""
-    flagged: dict[Key, int] = field(default_factory=dict)
+    flagged: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """(address, Message-ID, flag letter) -> the operation that set it."""
     read: dict[str, int] = field(default_factory=dict)
     provisioned: dict[str, int] = field(default_factory=dict)
     deprovisioned: dict[str, int] = field(default_factory=dict)
@@ -94,7 +97,8 @@ class Since:
                 self.deleted_ids[message_id] = i
             self.expunged[target.address.lower()] = i
         elif isinstance(target, SetFlag):
-            self.flagged[(target.address.lower(), target.message_id)] = i
+            letter = LETTERS.get(target.flag.lower(), "")
+            self.flagged[(target.address.lower(), target.message_id, letter)] = i
         elif isinstance(target, Read):
             self.read[target.address.lower()] = i
         elif isinstance(target, Provision):
@@ -189,16 +193,20 @@ def _row(finding: Finding, since: Since, facts: Facts) -> tuple[int, str] | None
         return _found(since.deleted, (owner, header), "deleted after the backup") or (
             _found(since.expunged, owner, expunged) if Flag.DELETED.value in marked else None
         )
-    if not _flags_only(finding):
-        return None  # a row that names another message is no flag change
-    for found in (
-        _found(since.flagged, (owner, header), "its flags were set after the backup"),
-        _found(since.deleted, (owner, header), "deleted (\\Deleted) after the backup"),
-        _found(since.read, owner, "its mailbox was read (\\Seen) after the backup"),
-    ):
-        if found is not None:
-            return found
-    return None
+    flags = _flag_change(finding)
+    if flags is None or flags[0] or not flags[1]:
+        return None  # another message, or a flag removed: no operation here removes one
+    explained: list[tuple[int, str]] = []
+    for letter in flags[1]:
+        found = _found(since.flagged, (owner, header, letter), f"{letter} set after the backup")
+        if found is None and letter == Flag.SEEN.value:
+            found = _found(since.read, owner, "its mailbox was read (\\Seen) after the backup")
+        if found is None and letter == Flag.DELETED.value:
+            found = _found(since.deleted, (owner, header), "deleted (\\Deleted) after the backup")
+        if found is None:
+            return None
+        explained.append(found)
+    return max(explained)
 
 
 def _found(made: Mapping[K, int], key: K, why: str) -> tuple[int, str] | None:
@@ -216,7 +224,11 @@ def _row_message(finding: Finding) -> str:
     return ""
 
 
-def _flags_only(finding: Finding) -> bool:
-    """`was M [f], is M [g]`: the same message, other flags."""
+def _flag_change(finding: Finding) -> tuple[str, str] | None:
+    """`was M [f], is M [g]` (the same message, other flags): (removed, added) letters; None
+    for a row that names another message."""
     words = finding.detail.replace(",", "").split()
-    return len(words) >= 5 and words[0] == "was" and words[3] == "is" and words[1] == words[4]
+    if len(words) < 5 or words[0] != "was" or words[3] != "is" or words[1] != words[4]:
+        return None
+    old, new = set(words[2].strip("[]")), set(words[5].strip("[]")) if len(words) > 5 else set()
+    return "".join(sorted(old - new)), "".join(sorted(new - old))

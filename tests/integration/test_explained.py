@@ -103,3 +103,23 @@ def test_a_change_an_operation_after_the_point_made_is_newer_than_the_backup(
     else:
         assert (kind, subject) in found, found
         assert "newer-than-backup" not in {k for k, _ in found}
+
+
+def test_a_flag_lost_is_never_newer_than_the_backup(tree_s: Layout, tmp_path: Path) -> None:
+    """Operations set flags, none removes one: a flag the backup held and the tree lost is
+    `row-changed` even when the mailbox was flagged and read after the backup."""
+    mailbox, folder, uid, _, header = _single_row(tree_s)
+    with MessageStore(tree_s) as store:
+        key = next(r.key for r in store.rows(mailbox, folder) if r.key.uid == uid)
+        store.set_flags(key, frozenset({Flag.SEEN}))
+    manifest = tmp_path / "backup.manifest.jsonl"
+    write_manifest(tree_s.root, manifest)
+    with MessageStore(tree_s) as store:
+        store.set_flags(key, frozenset({Flag.FLAGGED}))  # \Seen lost, \Flagged set
+    owner = _owner(tree_s, mailbox)
+    history = _history(
+        tmp_path / "history.jsonl", SetFlag(owner, "imap", header, "\\Flagged"), after_point=True
+    )
+    report = run_check(tree_s.root, against=manifest, history=history, restored=True)
+    found = [(f.kind, f.subject) for f in report.findings if f.invariant == 7]
+    assert found == [("row-changed", f"{mailbox}/{folder}/{uid}")], found

@@ -416,13 +416,13 @@ def uncovered(tables: Iterable[Iterable[type[F.Finding]]]) -> set[str]:
 
 def _tables(without: type[F.Finding] | None = None) -> list[list[type[F.Finding]]]:
     """The kinds each table's cases expect (leaving out the cases of `without`)."""
-    tables = [
+    tables: list[list[type[F.Finding]]] = [
         [kind for _, kind in DAMAGES],
         [case.kind for case in STORE],
         [case.kind for case in BACKUP],
         [kind for _, kind in HISTORY],
         [kind for _, kind in client_promises.CASES if kind is not None],
-        [F.NewerThanBackup for _ in explained.CHANGES],  # each change, after the point
+        [F.NewerThanBackup] * len(explained.CHANGES),  # each change, after the point
     ]
     return [[kind for kind in table if kind is not without] for table in tables]
 
