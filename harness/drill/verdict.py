@@ -186,11 +186,12 @@ def unevaluated(record: DrillRecord) -> tuple[NotEvaluated, ...]:
     missing: list[NotEvaluated] = []
     taken = record.backup.backup if record.backup else None
     if record.scenario.recovery_action == "restore" and taken is not None and not taken.manifest:
+        why = taken.manifest_source or "the backup is no tree firedrill can read"
         missing.append(
             NotEvaluated(
                 7,
-                "the backup is no tree firedrill can read (no manifest): the restored tree was "
-                "not compared with what the backup held; acknowledged operations were judged "
+                f"no manifest of the consistency point ({why}): the restored tree was not "
+                "compared with what the backup held; acknowledged operations were judged "
                 "from the history alone",
             )
         )

@@ -19,6 +19,7 @@ from harness.errors import FiredrillError, ProcedureInterrupted
 from harness.history import HistoryWriter, Stamp, operations
 from harness.layout import Layout
 from harness.manifest import write_manifest
+from harness.procedures.point import PointCopier
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,10 @@ class BackupRecord:
     """The point's position in the history: operations acknowledged before it..."""
     last_before_point: int | None = None
     """...and the index of the last of them (None when there is none)."""
+    manifest_source: str = ""
+    """Where `manifest` came from: "consistency point" (the harness's copy of the quiesced
+    installation, whatever the backup's format), "backup tree" (read from the backup: a live
+    copy, never quiet), or, without a manifest, why there is none."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -51,6 +56,7 @@ class BackupRecord:
                 "last_operation": self.last_before_point,
             },
             "manifest": str(self.manifest) if self.manifest else None,
+            "manifest_source": self.manifest_source,
             "output": self.output,
         }
 
@@ -101,10 +107,12 @@ class Procedure(Protocol):
 
 
 class _QuietWatch:
-    """Samples the backend every 20 ms; remembers when every server was down."""
+    """Samples the backend every 20 ms; remembers when every server was down, and has the
+    consistency point copied aside each time they all are (harness.procedures.point)."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, copier: PointCopier | None = None) -> None:
         self.backend = backend
+        self.copier = copier
         self.periods: list[Stamp] = []
         self._was_quiet = False
         self._stop = threading.Event()
@@ -115,6 +123,10 @@ class _QuietWatch:
             quiet = not self.backend.running()
             if quiet and not self._was_quiet:
                 self.periods.append(Stamp.now())
+                if self.copier is not None:
+                    self.copier.begin(len(self.periods) - 1)
+            elif not quiet and self._was_quiet and self.copier is not None:
+                self.copier.restarted.set()
             self._was_quiet = quiet
             self._stop.wait(0.02)
 
@@ -125,6 +137,8 @@ class _QuietWatch:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        if self.copier is not None:
+            self.copier.close()
 
 
 def take_backup(
@@ -141,7 +155,8 @@ def take_backup(
     """
     directory.mkdir(parents=True, exist_ok=True)
     started = ctx.history.event("procedure", "backup-start", procedure=procedure.name)
-    with _QuietWatch(ctx.backend) as watch:
+    copier = PointCopier(ctx.layout, ctx.backend, ctx.workdir / "consistency-point")
+    with _QuietWatch(ctx.backend, copier) as watch:
         try:
             procedure.backup(ctx, directory)
             ctx.still_up()
@@ -155,7 +170,14 @@ def take_backup(
         (watch.periods[-1], "quiesced") if watch.periods else (started, "procedure start")
     )
     before, last = consistency_point(ctx.history, point, source)
-    manifest = _manifest(directory, manifest_path or ctx.workdir / "backup.manifest.jsonl")
+    path = manifest_path or ctx.workdir / "backup.manifest.jsonl"
+    try:
+        manifest, manifest_source = _point_manifest(copier, len(watch.periods) - 1, path)
+    finally:
+        copier.discard()
+    if manifest is None:
+        manifest = _manifest(directory, path)
+        manifest_source = "backup tree" if manifest else manifest_source
     return BackupRecord(
         procedure.name,
         directory,
@@ -167,7 +189,23 @@ def take_backup(
         "\n".join(ctx.outputs),
         before,
         last,
+        manifest_source,
     )
+
+
+def _point_manifest(copier: PointCopier, period: int, path: Path) -> tuple[Path | None, str]:
+    """The manifest of the consistency point from the harness's own copy of it, with where it
+    came from ("consistency point"), or None and why there is none."""
+    snapshot = copier.for_period(period) if period >= 0 else None
+    if snapshot is None:
+        return None, "" if period >= 0 else "the servers never were all down (a live copy)"
+    if not snapshot.valid:
+        return None, snapshot.why
+    try:
+        write_manifest(snapshot.root, path)
+    except FiredrillError as exc:
+        return None, f"the consistency point could not be read: {exc}"
+    return path, "consistency point"
 
 
 def consistency_point(history: HistoryWriter, point: Stamp, source: str) -> tuple[int, int | None]:

@@ -6,11 +6,14 @@ import os
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import FiredrillError
 from harness.layout import Layout
-from harness.procedures.base import ProcedureContext
 from harness.sandbox import require_sandbox
+
+if TYPE_CHECKING:
+    from harness.procedures.base import ProcedureContext
 
 # -- copying ---------------------------------------------------------------------------------
 
@@ -105,5 +108,3 @@ def remove_path(layout: Layout, relative: str) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
-
-

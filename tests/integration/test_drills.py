@@ -92,15 +92,19 @@ def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
     assert backup and backup.backup and backup.backup.point_source == "quiesced"
 
 
-def test_a_correct_archive_backup_passes_with_invariant_7_not_evaluated(tmp_path: Path) -> None:
-    """A tar.gz of the chapter 13.4 paths: no manifest can be read from it, so the restored
-    tree is not compared with the backup (said, not passed), and its restore's new
-    UIDVALIDITY is a restore's, not a needless one (judged by the recovery, not by a
-    manifest's presence)."""
+def test_a_correct_archive_backup_is_judged_from_the_consistency_point(tmp_path: Path) -> None:
+    """A tar.gz of the chapter 13.4 paths: nothing can be read from it, yet the restored tree
+    is compared with the consistency point, which the harness copied from the quiesced
+    installation while the backup ran (invariant 7 evaluated); its restore's new UIDVALIDITY
+    is a restore's, not a needless one (judged by the recovery, not a manifest's presence)."""
     result = _drill(_custom("default", "archive-backup.sh", "archive-restore.sh"), tmp_path)
     assert result.verdict is Verdict.PASS, _why(result)
     judgement = result.report.judgement
-    assert [n.invariant for n in judgement.not_evaluated] == [7]
+    assert judgement.not_evaluated == ()
+    backup = result.report.record.backup
+    assert backup and backup.backup and backup.backup.manifest is not None
+    assert backup.backup.manifest_source == "consistency point"
+    assert result.report.record.verify and result.report.record.verify.check.against
     assert _findings(result, "uidvalidity-changed-needlessly") == []
 
 

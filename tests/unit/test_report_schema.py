@@ -195,6 +195,7 @@ ADDED_IN_FORMAT_2 = {
     "check": {"recovered"},
     "restart": {"compared"},
     "judgement": {"not_evaluated"},
+    "backup": {"manifest_source"},
 }
 """Fields added to format 2 after reports were written in it: optional, so those still load."""
 

@@ -294,28 +294,31 @@ def test_an_orphan_the_backup_did_not_hold_is_left_behind_by_the_restore() -> No
     assert judged.reasons == ("orphan-message-file msgfiles/ab/cd/abcdef0123456789",)
 
 
-def test_an_archive_backup_leaves_invariant_7_not_evaluated_in_every_output(
+def test_a_restore_without_a_manifest_leaves_invariant_7_not_evaluated_in_every_output(
     tmp_path: Path,
 ) -> None:
-    """A restore from a backup firedrill cannot read as a tree (no manifest: a tar.gz) was
-    not compared with the backup: the judgement says invariant 7 was not evaluated and why,
-    and the summary, junit.xml (a skipped case) and report.html say so; nothing counts it as
-    passed. With the manifest, it is evaluated."""
+    """A restore with no manifest of the consistency point (a live copy into an archive:
+    never quiet, nothing to read) was not compared with the backup: the judgement says
+    invariant 7 was not evaluated and why, and the summary, junit.xml (a skipped case) and
+    report.html say so; nothing counts it as passed. With the manifest, it is evaluated."""
     record = restore_drill()
     assert record.backup is not None and record.backup.backup is not None
     assert judge(record).not_evaluated == ()
-    archive = dataclasses.replace(record.backup.backup, manifest=None)
+    why = "the servers never were all down (a live copy)"
+    archive = dataclasses.replace(record.backup.backup, manifest=None, manifest_source=why)
     record = dataclasses.replace(record, backup=dataclasses.replace(record.backup, backup=archive))
     judgement = judge(record)
     assert [n.invariant for n in judgement.not_evaluated] == [7]
     assert "no manifest" in judgement.not_evaluated[0].reason
     report = DrillReport(record, judgement)
-    assert "  not evaluated: invariant 7: the backup is no tree" in summary(report)
+    assert f"  not evaluated: invariant 7: no manifest of the consistency point ({why})" in (
+        summary(report)
+    )
     root = ET.fromstring(junit_xml(report))
     case = next(c for c in root.iter("testcase") if c.get("name", "").startswith("invariant 7"))
     skipped = case.find("skipped")
     assert skipped is not None and "not evaluated" in (skipped.get("message") or "")
-    assert "not evaluated: the backup is no tree" in render_html(report)
+    assert "not evaluated: no manifest of the consistency point" in render_html(report)
 
 
 def test_reasons_name_each_kind_once_with_its_count_and_first_ids() -> None:
