@@ -14,7 +14,9 @@ from harness.checker.findings import Verdict
 from harness.drill.report import REPORT_NAME
 from harness.drill.runner import DrillOptions, run_drill
 from harness.errors import FiredrillError
+from harness.procedures import Procedure
 from harness.procedures.flaws import FLAWS, Flaw
+from harness.procedures.selective import CORRECT
 from harness.scenarios.catalogue import catalogue, find
 from harness.scenarios.scenario import Scenario, load_scenario
 
@@ -92,14 +94,18 @@ def _flaw_trial(flaw: Flaw, seed: int, report_dir: Path) -> Trial:
     )
 
 
-def _correct_trial(path: Path, seed: int, report_dir: Path) -> Trial:
+def _correct_trial(
+    path: Path, seed: int, report_dir: Path, procedure: Procedure | None = None
+) -> Trial:
+    """A correct procedure must pass: the scenario's own, or `procedure` (selective.CORRECT)."""
     scenario = _small(load_scenario(path))
-    result = run_drill(scenario, DrillOptions(report_dir=report_dir, seed=seed, progress=False))
+    options = DrillOptions(report_dir=report_dir, seed=seed, progress=False, procedure=procedure)
+    result = run_drill(scenario, options)
     passed = result.verdict is Verdict.PASS
     evidence = "passed" if passed else "; ".join(result.report.judgement.reasons)
     return Trial(
         "correct",
-        scenario.backup.procedure,
+        procedure.name if procedure else scenario.backup.procedure,
         scenario.name,
         seed,
         result.verdict.value,
@@ -121,9 +127,11 @@ def selftest(
     on_trial: Callable[[Trial], None] | None = None,
     correct_seeds: int | None = None,
 ) -> Score:
-    """Run every flaw at seeds 1..`seeds` and every catalogue scenario with its own procedure
-    at seeds 1..`correct_seeds` (default: `seeds`), `jobs` at a time (FiredrillError unless
-    each is at least 1: a score of no drill would be a perfect one)."""
+    """Run every flaw at seeds 1..`seeds`, and every catalogue scenario with its own procedure
+    and the other correct procedures (`harness.procedures.selective.CORRECT`: an archive, the
+    smallest restore after damage to config.db) at seeds 1..`correct_seeds` (default:
+    `seeds`), `jobs` at a time (FiredrillError unless each is at least 1: a score of no
+    drill would be a perfect one)."""
     correct_seeds = seeds if correct_seeds is None else correct_seeds
     if min(seeds, jobs, correct_seeds) < 1:
         raise FiredrillError(
@@ -134,6 +142,10 @@ def selftest(
         work += [partial(_flaw_trial, f, seed, report_dir) for f in FLAWS]
         if seed <= correct_seeds:
             work += [partial(_correct_trial, p, seed, report_dir) for p in catalogue()]
+            work += [
+                partial(_correct_trial, find(name), seed, report_dir, kind())
+                for kind, name in CORRECT
+            ]
     trials: list[Trial] = []
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="selftest") as pool:
         for trial in pool.map(lambda job: job(), work):

@@ -13,6 +13,7 @@ from harness.drill.report import load_report
 from harness.drill.runner import DrillOptions, run_drill
 from harness.drill.selftest import selftest
 from harness.procedures.flaws import FLAWS, flaw
+from harness.procedures.selective import CORRECT
 from harness.scenarios.catalogue import catalogue, find
 from harness.scenarios.scenario import load_scenario
 from tests.support.drills import assert_passing_drill, leftovers, sandboxes
@@ -59,7 +60,8 @@ def test_the_catalogue_has_at_least_twelve_documented_flaws() -> None:
 
 def test_selftest_catches_every_flaw_without_false_alarm_at_two_seeds(tmp_path: Path) -> None:
     """Every flaw caught at seeds 1 and 2, and every catalogue scenario passes with its own
-    procedure (at seed 1 here, the docker catalogue test runs them again, the slow test at ten
+    procedure, as do the other correct procedures (an archive, config.db alone put back) on
+    theirs (at seed 1 here, the docker catalogue test runs them again, the slow test at ten
     seeds: its report shows what a passing drill must), nothing left behind."""
     scenarios = {p.stem: load_scenario(p) for p in catalogue()}
     before = {p for name in scenarios for p in sandboxes(name)}
@@ -69,7 +71,9 @@ def test_selftest_catches_every_flaw_without_false_alarm_at_two_seeds(tmp_path: 
     assert (score.caught, score.total, score.false_alarms) == (len(FLAWS), len(FLAWS), 0)
     correct = [t for t in score.trials if t.kind == "correct"]
     assert sorted({t.scenario for t in correct}) == sorted(scenarios)
-    assert len(correct) == len(scenarios)
+    assert len(correct) == len(scenarios) + len(CORRECT)
+    others = sorted((t.procedure, t.scenario) for t in correct if t.procedure in OTHERS)
+    assert others == sorted((kind.name, name) for kind, name in CORRECT)
     assert {t.seed for t in score.trials if t.kind == "flaw"} == {1, 2}
     for trial in score.trials:
         directory, report = load_report(Path(trial.report))
@@ -78,6 +82,12 @@ def test_selftest_catches_every_flaw_without_false_alarm_at_two_seeds(tmp_path: 
         if trial.kind == "correct":
             assert_passing_drill(report, directory, scenarios[trial.scenario])
     assert {p for name in scenarios for p in sandboxes(name)} == before
+    archived = next(t for t in correct if t.procedure == "archive")
+    backup = load_report(Path(archived.report))[1].record.backup
+    assert backup and backup.backup and backup.backup.manifest_source == "consistency point"
+
+
+OTHERS = {kind.name for kind, _ in CORRECT}
 
 
 @pytest.mark.slow
