@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -17,6 +18,7 @@ from harness.checker import findings as F
 from harness.checker.findings import Verdict
 from harness.drill.report import load_report
 from harness.drill.runner import DrillOptions, DrillResult, run_drill
+from harness.procedures import Chapter13, ProcedureContext
 from harness.scenarios.catalogue import catalogue
 from harness.scenarios.scenario import Scenario, load_scenario, with_custom_commands
 from harness.waiting import poll_last
@@ -83,6 +85,47 @@ def test_the_leftover_check_finds_a_server_left_in_a_sandbox_and_the_sandbox(
         server.wait()
         shutil.rmtree(sandbox)
     assert leftovers(drill, before) == []
+
+
+class _LeavesATransaction(Chapter13):
+    """Chapter 13.4 on a tree where an SMTP transaction's temporary spool file is there when
+    the copy lists mta/spool and gone when it reads it (the transaction ended meanwhile)."""
+
+    name = "chapter13"
+
+    def backup(self, ctx: ProcedureContext, directory: Path) -> None:
+        ctx.layout.spool.joinpath("tmp").mkdir(exist_ok=True)
+        ctx.layout.spool.joinpath("tmp", "in-transit.tmp").write_bytes(b"MAIL FROM:<a@b>")
+        super().backup(ctx, directory)
+
+
+def test_a_file_vanishing_under_the_built_in_copy_is_a_warning_and_the_drill_is_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy goes on past a file removed before it read it, says so in the backup's
+    output, and the drill reaches its verdict (pass: the file held nothing acknowledged)
+    instead of ending `unknown`."""
+    real = shutil.copy2
+
+    def copy2(source: Any, target: Any, **kw: Any) -> Any:
+        # the procedure's copy, not the harness's own copy of the consistency point
+        if Path(source).name == "in-transit.tmp" and "consistency-point" not in str(target):
+            Path(source).unlink()
+        return real(source, target, **kw)
+
+    monkeypatch.setattr(shutil, "copy2", copy2)
+    scenario = load_scenario(CATALOGUE["default"])
+    scenario = dataclasses.replace(
+        scenario, population=dataclasses.replace(scenario.population, tier="XS")
+    )
+    options = DrillOptions(
+        report_dir=tmp_path / "reports", progress=False, procedure=_LeavesATransaction()
+    )
+    result = run_drill(scenario, options)
+    assert result.verdict is Verdict.PASS, _why(result)
+    backup = result.report.record.backup
+    assert backup is not None and backup.backup is not None
+    assert "in-transit.tmp: file removed before we read it" in backup.backup.output
 
 
 def test_a_correct_custom_procedure_passes(tmp_path: Path) -> None:
