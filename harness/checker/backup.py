@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.checker.context import CheckContext
-from harness.checker.explained import Facts, Since, explain
+from harness.checker.explained import Explainer, Facts, Since
 from harness.checker.findings import (
     AccountChanged,
     AccountLost,
@@ -98,9 +98,9 @@ def compare(ctx: CheckContext, manifest: Path, since: Since | None = None) -> It
     if since is None:
         yield from found
         return
-    facts = comparison.facts()
+    explain = Explainer(since, comparison.facts())
     for finding in found:
-        explained = explain(finding, since, facts)
+        explained = explain(finding)
         ctx.stats["manifest_explained"] += explained is not finding
         yield explained
 
@@ -126,6 +126,8 @@ class _Comparison:
         self.back: dict[str, int] = {}
         self.back_headers: dict[str, str] = {}
         self.lost_headers: dict[str, str] = {}
+        self.lost_rows: dict[str, list[str]] = {}
+        """msgid of a lost message -> the mailboxes of its rows in the manifest."""
         self.accounts: dict[str, tuple[str, str]] = {}
         """entry id -> (address in lower case, mailbox id), from the manifest and the tree."""
         self.changed: list[Finding] = []
@@ -159,6 +161,7 @@ class _Comparison:
             if new is None and old is not None:
                 if old["m"] in self.lost:
                     self.lost[old["m"]] += 1
+                    self.lost_rows.setdefault(old["m"], []).append(str(old["k"][0]))
                 else:
                     yield RowLost("/".join(map(str, old["k"])), f"message {old['m']} [{old['f']}]")
             elif old is None and new is not None:
@@ -202,6 +205,7 @@ class _Comparison:
             header_of,
             lambda mailbox: owners.get(mailbox, ""),
             lambda entry: self.accounts.get(entry, ("", ""))[0],
+            lambda msgid: self.lost_rows.get(msgid, []),
         )
 
     def spool(self, mine: Iterator[Record], tree: Iterator[Record]) -> Iterator[Finding]:

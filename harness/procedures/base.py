@@ -126,7 +126,7 @@ class _QuietWatch:
                 if self.copier is not None:
                     self.copier.begin(len(self.periods) - 1)
             elif not quiet and self._was_quiet and self.copier is not None:
-                self.copier.restarted.set()
+                self.copier.server_back()
             self._was_quiet = quiet
             self._stop.wait(0.02)
 
@@ -162,6 +162,8 @@ def take_backup(
             ctx.still_up()
         except ProcedureInterrupted as exc:
             ctx.history.event("procedure", "backup-interrupted", procedure=procedure.name)
+            copier.close()
+            copier.discard()
             raise ProcedureInterrupted(
                 f"the {procedure.name} backup was interrupted: {exc}; its copy is incomplete"
             ) from None

@@ -7,7 +7,9 @@ their digests from the msgid records.
 
 The copy counts only if no server came back while it ran (the watch saw no start, and no
 server runs when it ends); otherwise there is none for that quiet period and the drill falls
-back to the backup's own tree, or judges the restore from the history alone.
+back to the backup's own tree, or judges the restore from the history alone. (An offline
+tool the procedure runs while the servers are down, such as a db utility, is not seen: a
+procedure that rewrites the stores while they are down changes its own consistency point.)
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Snapshot:
     root: Path
     period: int
     done: threading.Event = field(default_factory=threading.Event)
+    restarted: threading.Event = field(default_factory=threading.Event)
+    """Set when a server came back while this copy ran (it is then void)."""
     valid: bool = False
     why: str = ""
 
@@ -47,11 +51,14 @@ class PointCopier:
         self.directory = directory
         self.snapshots: list[Snapshot] = []
         self._threads: list[threading.Thread] = []
-        self.restarted = threading.Event()
-        """Set by the watch when a server came back (the running copy, if any, is void)."""
+
+    def server_back(self) -> None:
+        """A server came back (the watch saw it): every copy still running is void."""
+        for snapshot in self.snapshots:
+            if not snapshot.done.is_set():
+                snapshot.restarted.set()
 
     def begin(self, period: int) -> None:
-        self.restarted.clear()
         snapshot = Snapshot(self.directory / f"point-{period}", period)
         self.snapshots.append(snapshot)
         thread = threading.Thread(
@@ -62,13 +69,14 @@ class PointCopier:
 
     def _copy(self, snapshot: Snapshot) -> None:
         try:
+            shutil.rmtree(snapshot.root, ignore_errors=True)  # an interrupted backup's
             snapshot.root.mkdir(parents=True)
             (snapshot.root / MARKER).touch()
             for relative in SNAPSHOT_PATHS:
-                if self.restarted.is_set():
+                if snapshot.restarted.is_set():
                     break
                 copy_path(self.layout.root / relative, snapshot.root / relative)
-            if self.restarted.is_set() or self.backend.running():
+            if snapshot.restarted.is_set() or self.backend.running():
                 snapshot.why = "a server came back while the consistency point was copied"
             else:
                 snapshot.valid = True

@@ -16,7 +16,16 @@ import pytest
 
 from harness.accounts import lab_accounts
 from harness.checker.run import run_check
-from harness.history import ConfigChange, Delete, HistoryWriter, Outcome, SetFlag, Target
+from harness.history import (
+    ConfigChange,
+    Delete,
+    Deprovision,
+    HistoryWriter,
+    Outcome,
+    Read,
+    SetFlag,
+    Target,
+)
 from harness.layout import Layout
 from harness.manifest import write_manifest
 from harness.store import config as configdb
@@ -123,3 +132,68 @@ def test_a_flag_lost_is_never_newer_than_the_backup(tree_s: Layout, tmp_path: Pa
     report = run_check(tree_s.root, against=manifest, history=history, restored=True)
     found = [(f.kind, f.subject) for f in report.findings if f.invariant == 7]
     assert found == [("row-changed", f"{mailbox}/{folder}/{uid}")], found
+
+
+def _check(tree: Layout, tmp_path: Path, manifest: Path, *ops: Target) -> list[tuple[str, str]]:
+    """The manifest comparison's findings with `ops` acknowledged after the consistency point
+    (the history's own findings apart)."""
+    history = HistoryWriter(tmp_path / "history.jsonl")
+    history.event("procedure", "consistency-point", mono=time.monotonic())
+    for target in ops:
+        history.complete(history.invoke(target), Outcome.OK, result=target)
+    history.close()
+    report = run_check(tree.root, against=manifest, history=history.path, restored=True)
+    backup = "harness.checker.findings.backup"
+    return sorted((f.kind, f.subject) for f in report.findings if type(f).__module__ == backup)
+
+
+def test_mail_stored_once_for_two_is_lost_unless_both_deleted_it(
+    tree_s: Layout, tmp_path: Path
+) -> None:
+    """One recipient deleting a message does not explain losing everyone's copy; the other's
+    account deleted after the backup does."""
+    with MessageStore(tree_s) as store:
+        shared = next(r for r in store.records() if r.refcount == 2)
+        rows = [r for r in store.rows() if r.msgid == shared.msgid]
+    manifest = tmp_path / "backup.manifest.jsonl"
+    write_manifest(tree_s.root, manifest)
+    with MessageStore(tree_s) as store:
+        for row in rows:
+            store.set_flags(row.key, frozenset({Flag.DELETED}))
+            store.expunge(row.key.mailbox, row.key.folder, uids=[row.key.uid])
+        store.purge()
+    first, second = (_owner(tree_s, r.key.mailbox) for r in rows)
+    one = Delete(first, "imap", (shared.header_id,))
+    assert _check(tree_s, tmp_path, manifest, one) == [("message-lost", shared.msgid)]
+    both = (one, Deprovision(second))
+    assert _check(tree_s, tmp_path, manifest, *both) == [("newer-than-backup", shared.msgid)]
+
+
+def test_a_config_key_set_to_another_value_than_the_change_made_is_config_changed(
+    tree_s: Layout, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "backup.manifest.jsonl"
+    write_manifest(tree_s.root, manifest)
+    target, _, key = change_a_key(tree_s)  # the tree has "debug"
+    assert _check(tree_s, tmp_path, manifest, ConfigChange(key, "warning")) == [
+        ("config-changed", key)
+    ]
+    assert _check(tree_s, tmp_path, manifest, target) == [("newer-than-backup", key)]
+
+
+def test_a_read_explains_seen_on_as_many_inbox_rows_as_it_read(
+    tree_s: Layout, tmp_path: Path
+) -> None:
+    """A restore that marks a whole mailbox read is not explained by one message read."""
+    with MessageStore(tree_s) as store:
+        mailbox = next(r.key.mailbox for r in store.rows() if r.key.folder == "INBOX")
+        inbox = [r for r in store.rows(mailbox, "INBOX") if not r.flags][:3]
+    assert len(inbox) == 3
+    manifest = tmp_path / "backup.manifest.jsonl"
+    write_manifest(tree_s.root, manifest)
+    with MessageStore(tree_s) as store:
+        for row in inbox:
+            store.set_flags(row.key, frozenset({Flag.SEEN}))
+    found = _check(tree_s, tmp_path, manifest, Read(_owner(tree_s, mailbox), "pop3", 1))
+    assert [kind for kind, _ in found].count("newer-than-backup") == 1, found
+    assert [kind for kind, _ in found].count("row-changed") == 2, found

@@ -26,6 +26,25 @@ class Servers:
         return self.comes_back
 
 
+def test_a_server_seen_back_voids_only_the_copies_still_running(
+    tree_xs: Layout, tmp_path: Path
+) -> None:
+    """The watch's word that a server came back voids a copy under way; a copy already done
+    stays as it was, and the next quiet period's copy starts clean."""
+    copier = _copy(tree_xs, tmp_path, comes_back=False)
+    copier.server_back()
+    copier.begin(1)
+    copier.close()
+    first, second = copier.for_period(0), copier.for_period(1)
+    assert first is not None and first.valid and second is not None and second.valid
+    running = PointCopier(tree_xs, cast(Any, Servers(comes_back=False)), tmp_path / "again")
+    running.begin(0)
+    running.server_back()  # while its copy may still run: void, unless it had finished
+    running.close()
+    snapshot = running.for_period(0)
+    assert snapshot is not None and (snapshot.valid != snapshot.restarted.is_set())
+
+
 def _copy(tree: Layout, tmp_path: Path, *, comes_back: bool) -> PointCopier:
     copier = PointCopier(tree, cast(Any, Servers(comes_back=comes_back)), tmp_path / "point")
     copier.begin(0)
