@@ -79,7 +79,6 @@ class Since:
     """The consistency point (monotonic seconds)."""
     delivered: dict[str, int] = field(default_factory=dict)
     deleted: dict[Key, int] = field(default_factory=dict)
-    deleted_ids: dict[str, int] = field(default_factory=dict)
     expunged: dict[str, int] = field(default_factory=dict)
     """address -> its last IMAP deletion: EXPUNGE removes every INBOX row marked
     \\Deleted (POP3's QUIT only the messages that session marked)."""
@@ -99,7 +98,6 @@ class Since:
         elif isinstance(target, Delete):
             for message_id in target.message_ids:
                 self.deleted[(target.address.lower(), message_id)] = i
-                self.deleted_ids[message_id] = i
             if target.protocol == "imap":
                 self.expunged[target.address.lower()] = i
         elif isinstance(target, SetFlag):

@@ -195,14 +195,9 @@ def _visit(walk: _Walk, directory: str, prefix: str, area: hashlib._Hash | None)
         name = entry.name
         if area is None and name in SKIPPED:
             continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue  # vanished while listed: absent from this state
-        except OSError as exc:
-            walk.unvouched(f"{prefix}{name} cannot be read ({exc.strerror})")
+        st = _stat(walk, entry, prefix)
+        if st is None:
             continue
-        walk.entries += 1
         mode = st.st_mode
         text = f"{name}\0{mode:o}\0{st.st_uid}\0{st.st_gid}"
         if stat.S_ISDIR(mode):
@@ -239,14 +234,9 @@ def _visit_environment(walk: _Walk, directory: str, prefix: str, area: hashlib._
     for entry in _entries(walk, directory, prefix):
         if entry.name.startswith("__db."):
             continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
+        st = _stat(walk, entry, prefix)
+        if st is None:
             continue
-        except OSError as exc:
-            walk.unvouched(f"{prefix}{entry.name} cannot be read ({exc.strerror})")
-            continue
-        walk.entries += 1
         if stat.S_ISLNK(st.st_mode):
             walk.unvouched(f"{prefix}{entry.name} is a symbolic link (the check reads through it)")
         text = f"{st.st_mode:o}\0{st.st_uid}\0{st.st_gid}"
@@ -256,6 +246,20 @@ def _visit_environment(walk: _Walk, directory: str, prefix: str, area: hashlib._
             lines.append(f"{entry.name}\0{text}")
     lines += sorted(logs)
     area.update("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
+
+
+def _stat(walk: _Walk, entry: os.DirEntry[str], prefix: str) -> os.stat_result | None:
+    """An entry's status, counted; None when it vanished while listed (absent from this
+    state) or cannot be read (the state is then incomplete)."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        walk.unvouched(f"{prefix}{entry.name} cannot be read ({exc.strerror})")
+        return None
+    walk.entries += 1
+    return st
 
 
 def _entries(walk: _Walk, directory: str, prefix: str) -> list[os.DirEntry[str]]:

@@ -17,6 +17,7 @@ from harness.checker.databases import items, scratch_copy
 from harness.checker.findings import OrphanMessageFile
 from harness.checker.run import CheckReport, check_environments, run_check
 from harness.checker.served import Access, ServedReport, served_state
+from harness.checker.tree_state import TreeComparison, TreeState
 from harness.drill.record import Acknowledged, BackupPhase, RecoveryPoint, VerifyRecord
 from harness.errors import FiredrillError
 from harness.faults.came_back import CameBack, Restored, came_back
@@ -28,9 +29,6 @@ from harness.manifest import ManifestSummary, summarize
 from harness.procedures import BackupRecord
 from harness.scenarios.scenario import Scenario
 from harness.store.records import MsgRecord
-
-TreeState = tree_state.TreeState
-TreeComparison = tree_state.TreeComparison
 
 RECOVERY_POINT_FINDINGS = 20
 """A damaged recovery point lists at most this many of its violations."""
@@ -107,26 +105,27 @@ def check_again(
     report holds invariant 5's findings alone. Anything changed (or no `before`): the whole
     check again, as `run_check` with `history`, `against` and `restored`. Raises FiredrillError only
     when the tree is no installation."""
+    def whole() -> CheckReport:
+        return run_check(layout.root, history=history, against=against, restored=restored)
+
     if before is None:
-        return run_check(layout.root, history=history, against=against, restored=restored), None
+        return whole(), None
     started = time.monotonic()
     walked = tree_state.compare(layout.root, before, history)
+    changed = list(walked.changed)
     try:
         stores = check_environments(layout.root)
     except (OSError, subprocess.SubprocessError) as exc:  # the whole check says what it is
         stores = CheckReport(str(layout.root))
-        walked = TreeComparison(walked.entries, 0, (*walked.changed, f"db: {exc}"))
-    changed = walked.changed + tuple(tree_state.differing(dict(before.recovered), stores.recovered))
+        changed.append(f"db: {exc}")
+    changed += tree_state.differing(dict(before.recovered), stores.recovered)
     compared = TreeComparison(
         walked.entries,
         len(stores.recovered),
-        changed[: tree_state.LISTED],
+        tuple(changed[: tree_state.LISTED]),
         round(time.monotonic() - started, 3),
     )
-    if changed:
-        report = run_check(layout.root, history=history, against=against, restored=restored)
-        return report, compared
-    return stores, compared
+    return (whole() if changed else stores), compared
 
 
 def served(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from harness.checker.run import run_check
 from harness.checker.served import Access
+from harness.checker.tree_state import TreeState
 from harness.drill.evidence import (
-    TreeState,
     check_again,
     manifest_of,
     recovery_point,

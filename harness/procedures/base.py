@@ -156,24 +156,22 @@ def take_backup(
     directory.mkdir(parents=True, exist_ok=True)
     started = ctx.history.event("procedure", "backup-start", procedure=procedure.name)
     copier = PointCopier(ctx.layout, ctx.backend, ctx.workdir / "consistency-point")
-    with _QuietWatch(ctx.backend, copier) as watch:
-        try:
-            procedure.backup(ctx, directory)
-            ctx.still_up()
-        except ProcedureInterrupted as exc:
-            ctx.history.event("procedure", "backup-interrupted", procedure=procedure.name)
-            copier.close()
-            copier.discard()
-            raise ProcedureInterrupted(
-                f"the {procedure.name} backup was interrupted: {exc}; its copy is incomplete"
-            ) from None
-    ended = ctx.history.event("procedure", "backup-end", procedure=procedure.name)
-    point, source = (
-        (watch.periods[-1], "quiesced") if watch.periods else (started, "procedure start")
-    )
-    before, last = consistency_point(ctx.history, point, source)
-    path = manifest_path or ctx.workdir / "backup.manifest.jsonl"
-    try:
+    try:  # the copies go whatever happens, once the watch (which starts them) has stopped
+        with _QuietWatch(ctx.backend, copier) as watch:
+            try:
+                procedure.backup(ctx, directory)
+                ctx.still_up()
+            except ProcedureInterrupted as exc:
+                ctx.history.event("procedure", "backup-interrupted", procedure=procedure.name)
+                raise ProcedureInterrupted(
+                    f"the {procedure.name} backup was interrupted: {exc}; its copy is incomplete"
+                ) from None
+        ended = ctx.history.event("procedure", "backup-end", procedure=procedure.name)
+        point, source = (
+            (watch.periods[-1], "quiesced") if watch.periods else (started, "procedure start")
+        )
+        before, last = consistency_point(ctx.history, point, source)
+        path = manifest_path or ctx.workdir / "backup.manifest.jsonl"
         manifest, manifest_source = _point_manifest(copier, len(watch.periods) - 1, path)
     finally:
         copier.discard()
